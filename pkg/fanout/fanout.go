@@ -1,0 +1,204 @@
+// Package fanout delivers each published value to any number of subscribers without letting a slow one hold
+// back the publisher or the others: every subscriber has a single latest-value slot, so a subscriber that falls
+// behind skips values (and counts them) instead of queueing them.
+//
+// Subscribers name a key (for the server: the format they want a frame in); the publisher asks Keys which keys
+// are in use so it prepares each value once per key, however many subscribers share it.
+package fanout
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// ErrFull is returned by Subscribe when the hub already has its maximum number of subscribers.
+var ErrFull = errors.New("fanout: subscriber limit reached")
+
+// ErrClosed is returned by Subscribe and Sub.Next once the hub is closed.
+var ErrClosed = errors.New("fanout: hub closed")
+
+// Hub publishes values of type V to subscribers keyed by K.
+type Hub[K comparable, V any] struct {
+	max int
+
+	mu     sync.Mutex
+	subs   map[*Sub[K, V]]struct{}
+	counts map[K]int
+	keys   []K // cached list of keys in use; rebuilt on subscription changes
+	latest V
+	has    bool
+	closed bool
+}
+
+// New returns a hub that accepts at most max subscribers (0 means no limit).
+func New[K comparable, V any](max int) *Hub[K, V] {
+	return &Hub[K, V]{max: max, subs: make(map[*Sub[K, V]]struct{}), counts: make(map[K]int)}
+}
+
+// Subscribe adds a subscriber for key. It fails with ErrFull at the limit and ErrClosed after Close.
+func (h *Hub[K, V]) Subscribe(key K) (*Sub[K, V], error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	if h.max > 0 && len(h.subs) >= h.max {
+		return nil, ErrFull
+	}
+	s := &Sub[K, V]{hub: h, key: key, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	h.subs[s] = struct{}{}
+	h.counts[key]++
+	h.rebuildKeys()
+	return s, nil
+}
+
+// rebuildKeys refreshes h.keys; h.mu must be held. A new slice is made so callers of Keys may keep theirs.
+func (h *Hub[K, V]) rebuildKeys() {
+	keys := make([]K, 0, len(h.counts))
+	for k := range h.counts {
+		keys = append(keys, k)
+	}
+	h.keys = keys
+}
+
+// Keys returns the keys that have at least one subscriber. The slice must not be modified.
+func (h *Hub[K, V]) Keys() []K {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.keys
+}
+
+// Len returns the number of subscribers.
+func (h *Hub[K, V]) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Publish hands v to every subscriber's slot, replacing (and counting as dropped) any value it had not taken
+// yet. It never blocks on a subscriber. The hub also keeps v as the latest value.
+func (h *Hub[K, V]) Publish(v V) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.latest, h.has = v, true
+	for s := range h.subs {
+		s.put(v)
+	}
+}
+
+// Latest returns the last published value, if any.
+func (h *Hub[K, V]) Latest() (V, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.latest, h.has
+}
+
+// Close ends every subscription: pending and future Next calls return ErrClosed.
+func (h *Hub[K, V]) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	for s := range h.subs {
+		s.closeLocked()
+	}
+}
+
+func (h *Hub[K, V]) remove(s *Sub[K, V]) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	if h.counts[s.key]--; h.counts[s.key] == 0 {
+		delete(h.counts, s.key)
+	}
+	h.rebuildKeys()
+	s.closeLocked()
+}
+
+// Sub is one subscription. Next is meant for one goroutine; Dropped and Close are safe from any.
+type Sub[K comparable, V any] struct {
+	hub   *Hub[K, V]
+	key   K
+	ready chan struct{} // capacity 1: "the slot has a value"
+	done  chan struct{} // closed when the subscription ends
+
+	mu      sync.Mutex
+	slot    V
+	full    bool
+	ended   bool
+	dropped uint64
+}
+
+// Key returns the key the subscriber asked for.
+func (s *Sub[K, V]) Key() K { return s.key }
+
+func (s *Sub[K, V]) put(v V) {
+	s.mu.Lock()
+	if s.full {
+		s.dropped++
+	}
+	s.slot, s.full = v, true
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Next waits for the newest value not yet taken. It returns ctx's error when ctx ends first, and ErrClosed once
+// the subscription or the hub is closed.
+func (s *Sub[K, V]) Next(ctx context.Context) (V, error) {
+	var zero V
+	for {
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return zero, ErrClosed
+		}
+		if s.full {
+			v := s.slot
+			s.slot, s.full = zero, false
+			s.mu.Unlock()
+			return v, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.ready:
+		case <-s.done:
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
+	}
+}
+
+// Dropped returns how many values were replaced in the slot before this subscriber took them.
+func (s *Sub[K, V]) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Done is closed when the subscription ends.
+func (s *Sub[K, V]) Done() <-chan struct{} { return s.done }
+
+// Close ends the subscription and frees its place in the hub. It is idempotent.
+func (s *Sub[K, V]) Close() { s.hub.remove(s) }
+
+// closeLocked marks s ended; the hub's lock is held by the caller.
+func (s *Sub[K, V]) closeLocked() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.ended = true
+	var zero V
+	s.slot, s.full = zero, false // release the value for the garbage collector
+	close(s.done)
+}
