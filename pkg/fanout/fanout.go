@@ -10,10 +10,14 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrFull is returned by Subscribe when the hub already has its maximum number of subscribers.
 var ErrFull = errors.New("fanout: subscriber limit reached")
+
+// ErrTimeout is returned by Sub.NextOrTimer when its timer fires first.
+var ErrTimeout = errors.New("fanout: no value before the timer")
 
 // ErrClosed is returned by Subscribe and Sub.Next once the hub is closed.
 var ErrClosed = errors.New("fanout: hub closed")
@@ -154,6 +158,12 @@ func (s *Sub[K, V]) put(v V) {
 // Next waits for the newest value not yet taken. It returns ctx's error when ctx ends first, and ErrClosed once
 // the subscription or the hub is closed.
 func (s *Sub[K, V]) Next(ctx context.Context) (V, error) {
+	return s.NextOrTimer(ctx, nil)
+}
+
+// NextOrTimer is Next that also returns ErrTimeout when timer delivers first (a nil timer never does). It lets a
+// writer wait for a frame or its heartbeat time without allocating a context per frame.
+func (s *Sub[K, V]) NextOrTimer(ctx context.Context, timer <-chan time.Time) (V, error) {
 	var zero V
 	for {
 		s.mu.Lock()
@@ -173,6 +183,8 @@ func (s *Sub[K, V]) Next(ctx context.Context) (V, error) {
 		case <-s.done:
 		case <-ctx.Done():
 			return zero, ctx.Err()
+		case <-timer:
+			return zero, ErrTimeout
 		}
 	}
 }

@@ -187,3 +187,16 @@ func BenchmarkPublish50(b *testing.B) {
 	h.Close()
 	wg.Wait()
 }
+
+func TestNextOrTimer(t *testing.T) {
+	h := New[int, int](0)
+	s, _ := h.Subscribe(0)
+	defer s.Close()
+	if _, err := s.NextOrTimer(context.Background(), time.After(10*time.Millisecond)); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	h.Publish(7)
+	if v, err := s.NextOrTimer(context.Background(), time.After(time.Second)); err != nil || v != 7 {
+		t.Fatalf("got %d, %v", v, err)
+	}
+}

