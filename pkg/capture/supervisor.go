@@ -1,0 +1,586 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camstream/camstream/pkg/jpeg"
+	"gocv.io/x/gocv"
+)
+
+// Defaults of Config.
+const (
+	DefaultRetryInterval    = 2 * time.Second
+	DefaultNoSignalInterval = 500 * time.Millisecond
+	DefaultStallTimeout     = 3 * time.Second
+)
+
+// shutdownGrace is how long Run waits, once its context is done, for an
+// open or read in progress to return before it leaves that call (and the
+// closing of the source) to a background goroutine: reads from a dead
+// network stream can block for the FFmpeg backend's 30 s timeout.
+const shutdownGrace = 500 * time.Millisecond
+
+// Config configures a Supervisor.
+type Config struct {
+	Source string
+	// Open are the options for opening Source. Open.WantJPEG is set by the
+	// supervisor from Passthrough and Transform; Open.FPS defaults to FPS.
+	Open Options
+	// FPS paces to at most this many frames/s (0 = as fast as the source
+	// gives); applies to every source. Files and the test pattern are read at
+	// their nominal rate (see NominalRater) and frames beyond FPS dropped.
+	FPS       float64
+	Transform Transform
+	// Passthrough allows passing the source's JPEG through
+	// (CAPTURE_PASSTHROUGH=auto); effective only when !Transform.Active().
+	Passthrough bool
+	// RetryInterval is how often a missing or lost source is opened again
+	// (default 2s).
+	RetryInterval time.Duration
+	// NoSignalInterval is how often the NO SIGNAL card is emitted while the
+	// source is down (default 500ms).
+	NoSignalInterval time.Duration
+	// StallTimeout: a source whose open or read has not returned for this
+	// long is shown as NO SIGNAL until it does (default 3s). The call itself
+	// cannot be interrupted; the backend's own timeout ends it.
+	StallTimeout time.Duration
+	// Width, Height: size of the NO SIGNAL card (default Open's size, else 640x480).
+	Width, Height int
+	// Opener opens sources; nil = Open. Tests inject failing sources.
+	Opener func(spec string, opt Options, log *slog.Logger) (Source, error)
+	Log    *slog.Logger // nil = slog.Default()
+}
+
+// Frame is what the supervisor emits; it and its Mat are only valid during
+// the emit call (the supervisor owns and reuses the Mat).
+type Frame struct {
+	Captured      time.Time // when the source delivered it (the card: when drawn)
+	Width, Height int
+	// Kind is KindPixels: Mat is BGR (CV_8UC3); or KindJPEG: JPEG holds the
+	// source's JPEG (standard Huffman tables inserted if the source left them
+	// out) and Mat the raw 1xN bytes it came in, not pixels.
+	Kind Kind
+	Mat  *gocv.Mat
+	// JPEG is a view into the supervisor's memory, valid only during emit:
+	// copy it to keep it.
+	JPEG     []byte
+	NoSignal bool // the NO SIGNAL card, not a frame of the source
+}
+
+// State of a Supervisor.
+type State int
+
+const (
+	StateStarting State = iota // no frame yet, no failure yet
+	StateLive                  // frames are coming
+	StateNoSignal              // the source is missing, lost or stalled; cards are emitted
+)
+
+func (s State) String() string {
+	switch s {
+	case StateStarting:
+		return "starting"
+	case StateLive:
+		return "live"
+	case StateNoSignal:
+		return "no signal"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Status is a snapshot of a Supervisor.
+type Status struct {
+	State       State
+	Source      string    // Describe(Config.Source)
+	Since       time.Time // when State began
+	LastFrame   time.Time // when the last frame of the source was emitted
+	Passthrough bool      // the last frame emitted was the source's JPEG
+	Frames      uint64    // frames of the source emitted (cards not counted)
+	LastError   string    // why the source went down last, if it did
+}
+
+// Supervisor runs one source for the life of the server: it opens it,
+// reads, transforms, paces, and emits frames; when the source is missing or
+// fails it emits the NO SIGNAL card and keeps retrying.
+type Supervisor struct {
+	cfg     Config
+	log     *slog.Logger
+	desc    string
+	running atomic.Bool
+
+	mu     sync.Mutex
+	status Status
+}
+
+// NewSupervisor returns a supervisor for cfg, with defaults filled in.
+func NewSupervisor(cfg Config) *Supervisor {
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = DefaultRetryInterval
+	}
+	if cfg.NoSignalInterval <= 0 {
+		cfg.NoSignalInterval = DefaultNoSignalInterval
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		cfg.Width, cfg.Height = cfg.Open.Width, cfg.Open.Height
+		if cfg.Width <= 0 || cfg.Height <= 0 {
+			cfg.Width, cfg.Height = defaultWidth, defaultHeight
+		}
+	}
+	if cfg.Opener == nil {
+		cfg.Opener = Open
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.FPS < 0 {
+		cfg.FPS = 0
+	}
+	if cfg.Open.FPS <= 0 {
+		cfg.Open.FPS = cfg.FPS
+	}
+	cfg.Open.WantJPEG = cfg.Passthrough && !cfg.Transform.Active()
+	s := &Supervisor{cfg: cfg, log: cfg.Log, desc: Describe(cfg.Source)}
+	s.status = Status{State: StateStarting, Source: s.desc, Since: time.Now()}
+	return s
+}
+
+// Status returns a snapshot; safe from any goroutine.
+func (s *Supervisor) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// toLive records a frame of the source and logs the change to live.
+func (s *Supervisor) toLive(at time.Time, passthrough bool) {
+	s.mu.Lock()
+	prev, since := s.status.State, s.status.Since
+	if prev != StateLive {
+		s.status.State, s.status.Since = StateLive, at
+	}
+	s.status.Frames++
+	s.status.LastFrame = at
+	s.status.Passthrough = passthrough
+	s.mu.Unlock()
+	switch prev {
+	case StateStarting:
+		s.log.Info("capture: live", "source", s.desc, "passthrough", passthrough)
+	case StateNoSignal:
+		s.log.Info("capture: live again", "source", s.desc, "passthrough", passthrough,
+			"no_signal_for", at.Sub(since).Round(time.Millisecond))
+	}
+}
+
+// toNoSignal records a failure and logs the change to no signal; further
+// failures while down are logged at debug level only.
+func (s *Supervisor) toNoSignal(at time.Time, err error) {
+	s.mu.Lock()
+	prev := s.status.State
+	if prev != StateNoSignal {
+		s.status.State, s.status.Since = StateNoSignal, at
+	}
+	s.status.LastError = err.Error()
+	s.mu.Unlock()
+	if prev != StateNoSignal {
+		s.log.Warn("capture: no signal", "source", s.desc, "err", err, "was", prev.String(),
+			"retry_every", s.cfg.RetryInterval)
+	} else {
+		s.log.Debug("capture: source still unavailable", "source", s.desc, "err", err)
+	}
+}
+
+// ErrAlreadyRunning is returned by Run when the supervisor is already running.
+var ErrAlreadyRunning = errors.New("capture: supervisor already running")
+
+// Run opens the source, reads, transforms, paces and calls emit for every
+// frame until ctx is done. On open or read failure it logs once per state
+// change, emits the NO SIGNAL card every NoSignalInterval, retries every
+// RetryInterval, and goes live again when the source returns. It returns
+// nil when ctx is done, after closing the source; it never returns because
+// the source failed.
+//
+// emit is called from Run's goroutine, one frame at a time; a slow emit
+// slows capture (frames of live sources are then dropped by the source or
+// its backend, not queued here). If an open or read is still blocked in the
+// backend shutdownGrace after ctx is done, Run returns anyway and the
+// source is closed by a goroutine as soon as that call returns.
+func (s *Supervisor) Run(ctx context.Context, emit func(*Frame)) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer s.running.Store(false)
+	if ctx.Err() != nil {
+		return nil
+	}
+
+	r := &runner{s: s, cfg: &s.cfg, emit: emit, frame: gocv.NewMat(), scratch: gocv.NewMat(),
+		conv: gocv.NewMat(), card: gocv.NewMat()}
+	defer r.closeMats()
+	switch {
+	case s.cfg.Open.WantJPEG:
+		s.log.Info("capture: starting; the source's own JPEG frames are passed through when it delivers them",
+			"source", s.desc, "fps", s.cfg.FPS)
+	case s.cfg.Passthrough:
+		s.log.Info("capture: starting; JPEG passthrough off because a transform needs pixels",
+			"source", s.desc, "fps", s.cfg.FPS, "resize_width", s.cfg.Transform.ResizeWidth, "mirror", s.cfg.Transform.Mirror)
+	default:
+		s.log.Info("capture: starting; JPEG passthrough disabled, frames are decoded",
+			"source", s.desc, "fps", s.cfg.FPS)
+	}
+	if s.cfg.FPS > 0 {
+		r.emitIv = time.Duration(float64(time.Second) / s.cfg.FPS)
+	}
+	return r.loop(ctx)
+}
+
+type opKind int
+
+const (
+	opOpen opKind = iota
+	opRead
+)
+
+type opResult struct {
+	src  Source // opOpen
+	kind Kind   // opRead
+	err  error
+	at   time.Time
+}
+
+// runner is the state of one Run. Its fields belong to Run's goroutine,
+// except that while a read is in flight the helper goroutine doing it uses
+// src and frame (handed over and back through the op channel).
+type runner struct {
+	s    *Supervisor
+	cfg  *Config
+	emit func(*Frame)
+
+	src   Source
+	frame gocv.Mat // the source writes here
+	// scratch receives transforms, conv colour conversions, card the NO
+	// SIGNAL card. All four are closed by closeMats (frame by the
+	// background closer instead when a read is abandoned).
+	scratch, conv, card gocv.Mat
+	frameGone           bool // frame handed to the background closer
+	out                 Frame
+	jpegBuf             []byte // standard tables inserted (reused)
+
+	op      chan opResult // non-nil while an open or read is in flight
+	opKind  opKind
+	opStart time.Time
+
+	nextOpen, nextRead, nextEmit, nextCard time.Time
+	readIv, emitIv                         time.Duration
+	stalled                                bool // a read is overdue: shown as no signal
+
+	loggedDHT, loggedBad, loggedDecode bool
+}
+
+func (r *runner) closeMats() {
+	if !r.frameGone {
+		r.frame.Close()
+	}
+	r.scratch.Close()
+	r.conv.Close()
+	r.card.Close()
+}
+
+func (r *runner) loop(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		if r.op == nil {
+			if r.src == nil {
+				if !now.Before(r.nextOpen) {
+					r.startOpen(now)
+				}
+			} else if !now.Before(r.nextRead) {
+				r.startRead(now)
+			}
+		}
+		if r.op != nil && !r.stalled && now.Sub(r.opStart) >= r.cfg.StallTimeout {
+			// The call goes on (it cannot be interrupted); meanwhile viewers
+			// see the card.
+			r.stalled = true
+			what := "no frame for"
+			if r.opKind == opOpen {
+				what = "opening the source takes longer than"
+			}
+			r.fail(now, fmt.Errorf("%s %v", what, r.cfg.StallTimeout))
+		}
+		// While starting (the first open in progress) there is no card yet.
+		down := r.src == nil || r.stalled
+		if down && r.s.Status().State != StateStarting && !now.Before(r.nextCard) {
+			r.emitCard(now)
+			r.nextCard = advance(r.nextCard, r.cfg.NoSignalInterval, now)
+		}
+
+		// Sleep until the next thing to do.
+		wake := now.Add(time.Hour)
+		if down && !r.nextCard.IsZero() {
+			wake = earliest(wake, r.nextCard)
+		}
+		switch {
+		case r.op == nil && r.src == nil:
+			wake = earliest(wake, r.nextOpen)
+		case r.op == nil:
+			wake = earliest(wake, r.nextRead)
+		case !r.stalled:
+			wake = earliest(wake, r.opStart.Add(r.cfg.StallTimeout))
+		}
+		timer.Reset(max(0, wake.Sub(now)))
+
+		select {
+		case <-ctx.Done():
+			r.shutdown()
+			return nil
+		case res := <-r.op:
+			r.op = nil
+			if r.opKind == opOpen {
+				r.opened(res)
+			} else {
+				r.read(res)
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// advance moves a schedule t on by iv; a schedule that fell more than one
+// interval behind now restarts from now instead of bursting to catch up.
+func advance(t time.Time, iv time.Duration, now time.Time) time.Time {
+	if now.Sub(t) > iv {
+		t = now
+	}
+	return t.Add(iv)
+}
+
+func (r *runner) startOpen(now time.Time) {
+	ch := make(chan opResult, 1)
+	r.op, r.opKind, r.opStart = ch, opOpen, now
+	opener, spec, opt, log := r.cfg.Opener, r.cfg.Source, r.cfg.Open, r.s.log
+	go func() {
+		src, err := opener(spec, opt, log)
+		ch <- opResult{src: src, err: err, at: time.Now()}
+	}()
+}
+
+func (r *runner) startRead(now time.Time) {
+	ch := make(chan opResult, 1)
+	r.op, r.opKind, r.opStart = ch, opRead, now
+	if r.readIv > 0 {
+		r.nextRead = advance(r.nextRead, r.readIv, now)
+	}
+	src, frame := r.src, &r.frame
+	go func() {
+		k, err := src.Read(frame)
+		ch <- opResult{kind: k, err: err, at: time.Now()}
+	}()
+}
+
+func (r *runner) opened(res opResult) {
+	if res.err == nil && res.src == nil {
+		res.err = errors.New("opener returned no source and no error")
+	}
+	if res.err != nil {
+		if res.src != nil {
+			res.src.Close()
+		}
+		r.nextOpen = res.at.Add(r.cfg.RetryInterval)
+		r.fail(res.at, res.err)
+		return
+	}
+	r.src = res.src
+	r.stalled = false
+	r.readIv = 0
+	if nr, ok := r.src.(NominalRater); ok {
+		if fps := nr.NominalFPS(); fps > 0 {
+			r.readIv = time.Duration(float64(time.Second) / fps)
+		}
+	}
+	r.nextRead = res.at
+	r.loggedDHT, r.loggedBad, r.loggedDecode = false, false, false
+}
+
+// fail marks the source down and starts the cards at once.
+func (r *runner) fail(at time.Time, err error) {
+	if r.s.Status().State != StateNoSignal {
+		r.nextCard = at
+	}
+	r.s.toNoSignal(at, err)
+}
+
+func (r *runner) read(res opResult) {
+	if res.err != nil {
+		r.closeSource()
+		r.stalled = false
+		r.nextOpen = res.at.Add(r.cfg.RetryInterval)
+		r.fail(res.at, res.err)
+		return
+	}
+	r.stalled = false
+	if !r.admit(res.at) {
+		return // paced out; the source keeps its own rate
+	}
+	if err := r.emitFrame(res); err != nil {
+		// A bad frame is dropped, not a reason to drop the source.
+		if !r.loggedBad {
+			r.loggedBad = true
+			r.s.log.Warn("capture: dropping a frame the supervisor cannot use (logged once per open)",
+				"source", r.s.desc, "err", err)
+		}
+	}
+}
+
+func (r *runner) closeSource() {
+	if r.src != nil {
+		if err := r.src.Close(); err != nil {
+			r.s.log.Debug("capture: closing source", "source", r.s.desc, "err", err)
+		}
+		r.src = nil
+	}
+}
+
+// admit applies the FPS limit to a frame that arrived at now.
+func (r *runner) admit(now time.Time) bool {
+	if r.emitIv <= 0 {
+		return true
+	}
+	// One interval of slack lets a frame through that arrives early because
+	// the one before it was late (jitter, a slow read, a paced source
+	// catching up); the schedule still keeps the average at or below FPS:
+	// every frame let through moves it on by a whole interval.
+	if now.Before(r.nextEmit.Add(-r.emitIv)) {
+		return false
+	}
+	r.nextEmit = advance(r.nextEmit, r.emitIv, now)
+	return true
+}
+
+// emitFrame turns the frame the source delivered into a Frame and emits it.
+func (r *runner) emitFrame(res opResult) error {
+	f := &r.out
+	*f = Frame{Captured: res.at}
+	pix := &r.frame
+	if res.kind == KindJPEG {
+		if !isByteRow(&r.frame) {
+			return fmt.Errorf("KindJPEG frame is a %dx%d %v Mat, not 1xN bytes", r.frame.Cols(), r.frame.Rows(), r.frame.Type())
+		}
+		b, err := r.frame.DataPtrUint8()
+		if err != nil {
+			return err
+		}
+		info, n, err := jpeg.Inspect(b)
+		if err == nil && r.cfg.Open.WantJPEG {
+			f.Kind, f.Mat, f.Width, f.Height = KindJPEG, &r.frame, info.Width, info.Height
+			f.JPEG = b[:n]
+			if !info.HasHuffman {
+				r.jpegBuf, _ = jpeg.AppendWithHuffman(r.jpegBuf[:0], b[:n]) // b[:n] inspected: no error
+				f.JPEG = r.jpegBuf
+				if !r.loggedDHT {
+					r.loggedDHT = true
+					r.s.log.Info("capture: source JPEGs have no Huffman tables; inserting the standard ones (logged once per open)",
+						"source", r.s.desc)
+				}
+			}
+			r.s.toLive(res.at, true)
+			r.emit(f)
+			return nil
+		}
+		// A JPEG the transforms need as pixels (from a source that ignored
+		// WantJPEG), or one that fails inspection: decode it.
+		if !r.loggedDecode {
+			r.loggedDecode = true
+			why := "a transform needs pixels"
+			if err != nil {
+				why = err.Error()
+			}
+			r.s.log.Info("capture: decoding JPEG frames from the source (logged once per open)", "source", r.s.desc, "why", why)
+		}
+		if _, err := decodeInto(b, &r.conv); err != nil {
+			return err
+		}
+		pix = &r.conv
+	}
+	if pix.Empty() {
+		return errors.New("empty frame")
+	}
+	switch pix.Type() {
+	case gocv.MatTypeCV8UC3:
+	case gocv.MatTypeCV8UC1:
+		gocv.CvtColor(*pix, &r.conv, gocv.ColorGrayToBGR) // in place when pix is conv
+		pix = &r.conv
+	case gocv.MatTypeCV8UC4:
+		gocv.CvtColor(*pix, &r.conv, gocv.ColorBGRAToBGR)
+		pix = &r.conv
+	default:
+		return fmt.Errorf("unsupported pixel type %v", pix.Type())
+	}
+	out := r.cfg.Transform.Apply(pix, &r.scratch)
+	f.Kind, f.Mat, f.Width, f.Height = KindPixels, out, out.Cols(), out.Rows()
+	r.s.toLive(res.at, false)
+	r.emit(f)
+	return nil
+}
+
+func (r *runner) emitCard(now time.Time) {
+	RenderNoSignal(&r.card, r.cfg.Width, r.cfg.Height, r.s.desc, now)
+	r.out = Frame{Captured: now, Width: r.card.Cols(), Height: r.card.Rows(), Kind: KindPixels, Mat: &r.card, NoSignal: true}
+	r.emit(&r.out)
+}
+
+// shutdown ends an open or read in flight (waiting at most shutdownGrace)
+// and closes the source exactly once.
+func (r *runner) shutdown() {
+	if r.op != nil {
+		grace := time.NewTimer(shutdownGrace)
+		defer grace.Stop()
+		select {
+		case res := <-r.op:
+			if r.opKind == opOpen && res.src != nil {
+				res.src.Close()
+			}
+		case <-grace.C:
+			// The helper goroutine is inside the backend and still uses the
+			// source (and, for a read, the frame Mat): hand both over to a
+			// goroutine that closes them when the call returns.
+			op, kind, src := r.op, r.opKind, r.src
+			frame := r.frame
+			r.src, r.frameGone = nil, kind == opRead
+			r.s.log.Warn("capture: source call still blocked at shutdown; it is closed when the call returns",
+				"source", r.s.desc, "blocked_for", time.Since(r.opStart).Round(time.Millisecond))
+			go func() {
+				res := <-op
+				if res.src != nil {
+					res.src.Close()
+				}
+				if src != nil {
+					src.Close()
+				}
+				if kind == opRead {
+					frame.Close()
+				}
+			}()
+		}
+		r.op = nil
+	}
+	r.closeSource()
+}

@@ -1,0 +1,266 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/camstream/camstream/pkg/wire"
+)
+
+// binDir holds the server and client binaries, built once for the whole package.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "camstream-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./services/...")
+	cmd.Dir = moduleRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func moduleRoot() string {
+	wd, _ := os.Getwd()
+	for d := wd; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return wd
+}
+
+// freeAddr returns a loopback address with a port nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// proc is a running program whose output is captured.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+	err  error
+}
+
+func (p *proc) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+// Wait waits up to d for the process to exit and returns its exit code (-1 if it is still running).
+func (p *proc) Wait(d time.Duration) int {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		return -1
+	}
+}
+
+func (p *proc) Signal(s syscall.Signal) { p.cmd.Process.Signal(s) }
+
+// start runs a built program with env (on top of a minimal environment) and stops it at the end of the test.
+func start(t *testing.T, name string, env map[string]string) *proc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, name))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p, p
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Signal(syscall.SIGKILL)
+		<-p.done
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.Output())
+		}
+	})
+	return p
+}
+
+// startServer starts a test-pattern server (env overrides) and waits until it accepts connections.
+func startServer(t *testing.T, env map[string]string) (*proc, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	full := map[string]string{"CAPTURE_SOURCE": "testpattern", "CAPTURE_WIDTH": "320", "CAPTURE_HEIGHT": "240",
+		"LISTEN_ADDR": addr, "HTTP_ADDR": freeAddr(t), "LOG_LEVEL": "debug"}
+	for k, v := range env {
+		full[k] = v
+	}
+	if full["LISTEN_ADDR"] != addr {
+		addr = full["LISTEN_ADDR"]
+	}
+	p := start(t, "server", full)
+	waitListening(t, addr, p)
+	return p, addr
+}
+
+func waitListening(t *testing.T, addr string, p *proc) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		if p.Wait(50*time.Millisecond) >= 0 {
+			t.Fatalf("server exited early:\n%s", p.Output())
+		}
+	}
+	t.Fatalf("server not listening on %s:\n%s", addr, p.Output())
+}
+
+// rawClient speaks the protocol directly, to check exactly what the server sends.
+type rawClient struct {
+	c net.Conn
+	r *wire.Reader
+}
+
+// dial connects and sends a preamble and hello; it returns the server's answer (Accept or Refuse).
+func dial(t *testing.T, addr string, h wire.Hello) (*rawClient, wire.Message) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	out, err := wire.AppendHello(wire.AppendPreamble(nil), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := wire.NewReader(c, wire.DefaultLimits())
+	if _, err := r.ReadPreamble(); err != nil {
+		t.Fatalf("server preamble: %v", err)
+	}
+	m, err := r.Next()
+	if err != nil {
+		t.Fatalf("server answer: %v", err)
+	}
+	c.SetDeadline(time.Time{})
+	if _, ok := m.(*wire.Accept); ok {
+		// Heartbeats as the protocol asks, so the server keeps this viewer however it reads.
+		stop := make(chan struct{})
+		t.Cleanup(func() { close(stop) })
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(300 * time.Millisecond):
+					c.SetWriteDeadline(time.Now().Add(time.Second))
+					if _, err := c.Write(wire.AppendHeartbeat(nil, wire.Heartbeat{Sent: time.Now().UnixNano()})); err != nil {
+						return
+					}
+				}
+			}
+		}()
+	}
+	return &rawClient{c: c, r: r}, m
+}
+
+func mustAccept(t *testing.T, addr string, h wire.Hello) (*rawClient, *wire.Accept) {
+	t.Helper()
+	rc, m := dial(t, addr, h)
+	acc, ok := m.(*wire.Accept)
+	if !ok {
+		t.Fatalf("hello answered with %#v, want Accept", m)
+	}
+	return rc, acc
+}
+
+// frame is a received frame with its own copy of the payload.
+type frame struct {
+	wire.FrameHeader
+	payload []byte
+}
+
+// frames reads until n frames arrived or d passed, answering nothing (heartbeats are read and ignored).
+func (rc *rawClient) frames(t *testing.T, n int, d time.Duration) []frame {
+	t.Helper()
+	var got []frame
+	deadline := time.Now().Add(d)
+	rc.c.SetReadDeadline(deadline)
+	defer rc.c.SetReadDeadline(time.Time{})
+	for len(got) < n && time.Now().Before(deadline) {
+		m, err := rc.r.Next()
+		if err != nil {
+			t.Fatalf("after %d frames: %v", len(got), err)
+		}
+		if f, ok := m.(*wire.Frame); ok {
+			got = append(got, frame{f.FrameHeader, append([]byte(nil), f.Payload...)})
+		}
+	}
+	return got
+}
+
+// jsonLines returns the lines of out that carry msg (LOG_FORMAT=json), decoded by fn.
+func linesWith(out, msg string) []string {
+	var ls []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"msg":"`+msg+`"`) {
+			ls = append(ls, sc.Text())
+		}
+	}
+	return ls
+}
+
+// waitFor polls cond every 50 ms until it is true or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		if cond() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
