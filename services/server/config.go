@@ -18,7 +18,7 @@ type config struct {
 	Passthrough   string        `env:"CAPTURE_PASSTHROUGH" envDefault:"auto" oneof:"auto|off" help:"auto: send a camera's or file's own JPEG untouched when no transform needs pixels; off: always decode and encode"`
 	Quality       int           `env:"JPEG_QUALITY" envDefault:"80" min:"1" max:"100" help:"JPEG quality of encoded frames"`
 	ListenAddr    string        `env:"LISTEN_ADDR" envDefault:":8485" help:"TCP address of the camstream protocol"`
-	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080" help:"HTTP address (MJPEG, snapshot, web viewer, health, metrics); empty = off"`
+	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080" help:"HTTP address (MJPEG, snapshot, web viewer, health, metrics); off = no HTTP"`
 	Token         string        `env:"AUTH_TOKEN" help:"shared secret every viewer must present (empty = no authentication)"`
 	TLSCert       string        `env:"TLS_CERT_FILE" help:"PEM certificate: serve both listeners over TLS (with TLS_KEY_FILE)"`
 	TLSKey        string        `env:"TLS_KEY_FILE" help:"PEM private key of TLS_CERT_FILE"`
@@ -44,14 +44,11 @@ func loadConfig(environ map[string]string) (config, error) {
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		errs = append(errs, envconfig.Invalid("LISTEN_ADDR", c.ListenAddr, "host:port, e.g. :8485 or 127.0.0.1:8485"))
 	}
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr != "" && err != nil {
-		errs = append(errs, envconfig.Invalid("HTTP_ADDR", c.HTTPAddr, "host:port, e.g. :8080, or empty to turn HTTP off"))
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr != "off" && err != nil {
+		errs = append(errs, envconfig.Invalid("HTTP_ADDR", c.HTTPAddr, "host:port, e.g. :8080, or off"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, envconfig.Invalid("TLS_KEY_FILE", c.TLSKey, "set together with TLS_CERT_FILE (both or neither)"))
-	}
-	if c.Source == "" {
-		errs = append(errs, envconfig.Invalid("CAPTURE_SOURCE", c.Source, "a device, file, URL or testpattern"))
 	}
 	if len(errs) > 0 {
 		return c, errs

@@ -21,13 +21,16 @@ func TestLoadConfig(t *testing.T) {
 		{"test pattern unpaced", map[string]string{"CAPTURE_SOURCE": "testpattern", "CAPTURE_FPS": "0"}, "", func(c config) bool {
 			return c.Source == "testpattern" && c.FPS == 0
 		}},
-		{"http off", map[string]string{"HTTP_ADDR": ""}, "", func(c config) bool { return c.HTTPAddr == "" }},
+		{"http off", map[string]string{"HTTP_ADDR": "off"}, "", func(c config) bool { return c.HTTPAddr == "off" }},
+		{"empty means default", map[string]string{"CAPTURE_SOURCE": "", "HTTP_ADDR": ""}, "", func(c config) bool {
+			return c.Source == "/dev/video0" && c.HTTPAddr == ":8080"
+		}},
+		{"http addr", map[string]string{"HTTP_ADDR": "8080"}, `HTTP_ADDR="8080": want host:port, e.g. :8080, or off`, nil},
 		{"fps", map[string]string{"CAPTURE_FPS": "300"}, `CAPTURE_FPS="300"`, nil},
 		{"quality", map[string]string{"JPEG_QUALITY": "high"}, `JPEG_QUALITY="high": want an integer from 1 to 100`, nil},
 		{"passthrough", map[string]string{"CAPTURE_PASSTHROUGH": "on"}, `CAPTURE_PASSTHROUGH="on": want one of auto, off`, nil},
 		{"listen", map[string]string{"LISTEN_ADDR": "localhost"}, `LISTEN_ADDR="localhost"`, nil},
 		{"tls half", map[string]string{"TLS_CERT_FILE": "c.pem"}, `TLS_KEY_FILE=""`, nil},
-		{"empty source", map[string]string{"CAPTURE_SOURCE": ""}, `CAPTURE_SOURCE=""`, nil},
 		{"level", map[string]string{"LOG_LEVEL": "verbose"}, `LOG_LEVEL="verbose": want one of debug, info, warn, error`, nil},
 	}
 	for _, tc := range tests {
