@@ -16,6 +16,9 @@ type Pipeline struct {
 	Hub        *Hub
 	Metrics    *metrics.Metrics
 	Log        *slog.Logger
+	// Tap, when set, sees every frame before it is encoded (e.g. a local preview); it must not keep cf or its
+	// Mat beyond the call.
+	Tap func(cf *capture.Frame)
 }
 
 // Run captures and publishes until ctx is done.
@@ -41,6 +44,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if live != wasLive {
 			p.Metrics.SourceUp.Set(live)
 			wasLive = live
+		}
+		if p.Tap != nil {
+			p.Tap(cf)
 		}
 		seq++
 		fr, err := p.Encoder.Encode(cf, seq, p.Hub.Keys())

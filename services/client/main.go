@@ -111,29 +111,12 @@ func view(args []string, environ map[string]string, stdout, stderr io.Writer) in
 	g.Add(func() error { return v.Run(ctx) }, func(error) { cancel() })
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	g.Add(func() error { logStats(statsCtx, v, cfg.StatsInterval, log); return nil }, func(error) { stopStats() })
-	var windowErr error
 	if window {
-		// The window loop is not an actor (actors run on other goroutines): it runs here on the main thread,
-		// and this actor ties it to the group both ways.
-		quit := make(chan struct{})
-		winCtx, closeWin := context.WithCancel(context.Background())
-		defer closeWin()
-		g.Add(func() error {
-			select {
-			case <-quit:
-				return windowErr
-			case <-winCtx.Done():
-				return nil
-			}
-		}, func(error) { closeWin() })
-		done := make(chan error, 1)
-		go func() { done <- g.Run() }()
-		windowErr = display.Run(winCtx, slot, display.Options{
+		err, windowErr := display.RunGroup(&g, slot, display.Options{
 			Title: "camstream — " + cfg.ServerAddr, SnapshotDir: cfg.SnapshotDir, Log: log,
 			Info: func() display.Info { return overlayInfo(v) },
-		})
-		close(quit)
-		return exitStatus(<-done, windowErr, log)
+		}, true)
+		return exitStatus(err, windowErr, log)
 	}
 	return exitStatus(g.Run(), nil, log)
 }

@@ -10,12 +10,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"syscall"
 
 	"github.com/oklog/run"
+	"gocv.io/x/gocv"
 
 	"github.com/camstream/camstream/pkg/auth"
 	"github.com/camstream/camstream/pkg/capture"
+	"github.com/camstream/camstream/pkg/display"
 	"github.com/camstream/camstream/pkg/encode"
 	"github.com/camstream/camstream/pkg/envconfig"
 	"github.com/camstream/camstream/pkg/fanout"
@@ -25,6 +28,9 @@ import (
 	"github.com/camstream/camstream/pkg/streamserver"
 	"github.com/camstream/camstream/pkg/tlsconfig"
 )
+
+// A SERVER_PREVIEW window must be driven from the main OS thread (Qt); main runs on it because of this lock.
+func init() { runtime.LockOSThread() }
 
 func main() { os.Exit(serve(os.Args[1:], envconfig.Environ(), os.Stdout, os.Stderr)) }
 
@@ -95,7 +101,16 @@ func serve(args []string, environ map[string]string, stdout, stderr io.Writer) i
 		log.Error("cannot serve HTTP", "err", err)
 		return 1
 	}
-	err = g.Run()
+	if slot := previewSlot(cfg, environ, pipe, log); slot != nil {
+		defer slot.Close()
+		var winErr error
+		err, winErr = display.RunGroup(&g, slot, display.Options{Title: "camstream server preview — " + capture.Describe(cfg.Source), Log: log}, false)
+		if winErr != nil && !errors.Is(winErr, display.ErrQuit) {
+			log.Warn("preview window failed; serving goes on", "err", winErr)
+		}
+	} else {
+		err = g.Run()
+	}
 	if errors.Is(err, run.ErrSignal) { // a signal is the normal way to stop: status 0
 		log.Info("stopped", "reason", err.Error())
 		return 0
@@ -132,6 +147,36 @@ func streamInfo(hub *encode.Hub, cfg config) func() streamserver.StreamInfo {
 // addHTTP adds the HTTP listener when HTTP_ADDR is set.
 func addHTTP(g *run.Group, cfg config, tlsCfg any, hub *encode.Hub, sup *capture.Supervisor, m *metrics.Metrics, log *slog.Logger) error {
 	return nil
+}
+
+// previewSlot sets up SERVER_PREVIEW: frames go to a window on the server's display when one is usable. Without a
+// display the server goes on without the preview, saying why once.
+func previewSlot(cfg config, environ map[string]string, pipe *encode.Pipeline, log *slog.Logger) *display.Slot {
+	if !cfg.Preview {
+		return nil
+	}
+	if err := display.Usable(func(k string) string { return environ[k] }); err != nil {
+		log.Warn("SERVER_PREVIEW=true but no display is usable; serving without a preview", "why", err)
+		return nil
+	}
+	slot := display.NewSlot()
+	pipe.Tap = func(cf *capture.Frame) {
+		if slot.Closed() { // the user closed the preview
+			return
+		}
+		var m gocv.Mat
+		if cf.Kind == capture.KindJPEG {
+			m, _ = gocv.IMDecode(cf.JPEG, gocv.IMReadColor)
+		} else {
+			m = cf.Mat.Clone()
+		}
+		if m.Empty() {
+			m.Close()
+			return
+		}
+		slot.Put(m) // the slot owns it now
+	}
+	return slot
 }
 
 // healthcheck probes the running server's health endpoint.
