@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"syscall"
@@ -22,11 +24,13 @@ import (
 	"github.com/camstream/camstream/pkg/encode"
 	"github.com/camstream/camstream/pkg/envconfig"
 	"github.com/camstream/camstream/pkg/fanout"
+	"github.com/camstream/camstream/pkg/httpserve"
 	"github.com/camstream/camstream/pkg/listenaddr"
 	"github.com/camstream/camstream/pkg/logging"
 	"github.com/camstream/camstream/pkg/metrics"
 	"github.com/camstream/camstream/pkg/streamserver"
 	"github.com/camstream/camstream/pkg/tlsconfig"
+	"github.com/camstream/camstream/pkg/wire"
 )
 
 // A SERVER_PREVIEW window must be driven from the main OS thread (Qt); main runs on it because of this lock.
@@ -144,9 +148,39 @@ func streamInfo(hub *encode.Hub, cfg config) func() streamserver.StreamInfo {
 	}
 }
 
-// addHTTP adds the HTTP listener when HTTP_ADDR is set.
-func addHTTP(g *run.Group, cfg config, tlsCfg any, hub *encode.Hub, sup *capture.Supervisor, m *metrics.Metrics, log *slog.Logger) error {
+// addHTTP adds the HTTP listener unless HTTP_ADDR is off; the port is bound now so a clash fails at start.
+func addHTTP(g *run.Group, cfg config, tlsCfg *tls.Config, hub *encode.Hub, sup *capture.Supervisor, m *metrics.Metrics, log *slog.Logger) error {
+	if cfg.HTTPAddr == "off" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := httpserve.New(httpserve.Config{
+		Addr: cfg.HTTPAddr, TLS: tlsCfg, Hub: hub, JPEG: encode.Format{Codec: wire.CodecJPEG, Quality: cfg.Quality},
+		Token: auth.Token(cfg.Token), Metrics: m, MaxViewers: cfg.MaxClients, WriteTimeout: cfg.WriteTimeout, Log: log,
+		Status: func() httpserve.SourceStatus {
+			st := sup.Status()
+			return httpserve.SourceStatus{State: st.State.String(), Live: st.State == capture.StateLive, Source: st.Source,
+				Since: st.Since, LastFrame: st.LastFrame, Passthrough: st.Passthrough, LastError: st.LastError}
+		},
+	})
+	addContext(g, func(ctx context.Context) error { return srv.Serve(ctx, ln) })
 	return nil
+}
+
+// healthcheck probes the running server's /healthz: the container HEALTHCHECK.
+func healthcheck(cfg config, stderr io.Writer) int {
+	if cfg.HTTPAddr == "off" {
+		fmt.Fprintln(stderr, "server: -healthcheck needs the HTTP listener (HTTP_ADDR is off)")
+		return 1
+	}
+	if err := httpserve.Probe(cfg.HTTPAddr, cfg.TLSCert != ""); err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // previewSlot sets up SERVER_PREVIEW: frames go to a window on the server's display when one is usable. Without a
@@ -177,9 +211,4 @@ func previewSlot(cfg config, environ map[string]string, pipe *encode.Pipeline, l
 		slot.Put(m) // the slot owns it now
 	}
 	return slot
-}
-
-// healthcheck probes the running server's health endpoint.
-func healthcheck(cfg config, stderr io.Writer) int {
-	return 0
 }
