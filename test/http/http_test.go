@@ -1,0 +1,439 @@
+// Package httpe2e checks the real server binary's HTTP side end to end, with the peers people use: ffprobe and
+// OpenCV's VideoCapture(url) read /stream.mjpg, promtool checks /metrics, and AUTH_TOKEN guards every endpoint
+// but the probes. The server runs the built-in test pattern (CAPTURE_SOURCE=testpattern) on 127.0.0.1.
+//
+//	go test -v -count=1 ./test/http/
+//
+// A missing peer (ffprobe, python3-opencv, promtool) skips its test, or fails it under CI=true.
+// CAMSTREAM_SERVER_BIN=/path/to/server tests that binary instead of building ./services/server.
+package httpe2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	width, height = 640, 360
+	captureFPS    = 15
+)
+
+// serverBin is the server binary, built once for the package.
+var serverBin string
+
+func TestMain(m *testing.M) {
+	if bin := os.Getenv("CAMSTREAM_SERVER_BIN"); bin != "" {
+		serverBin = bin
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "camstream-http-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	serverBin = filepath.Join(dir, "server")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./services/server")
+	cmd.Dir = moduleRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./services/server: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func moduleRoot() string {
+	wd, _ := os.Getwd()
+	for d := wd; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return wd
+}
+
+// freeAddr returns a loopback address with a port nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// server is a running server binary.
+type server struct {
+	cmd  *exec.Cmd
+	env  []string
+	url  string // http://127.0.0.1:port
+	addr string // HTTP_ADDR
+	done chan struct{}
+
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (s *server) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.Write(b)
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// startServer runs the server with the test pattern at 640x360, 15 fps, and extra settings, and waits until
+// its /readyz answers 200 (the pattern is live).
+func startServer(t *testing.T, extra ...string) *server {
+	t.Helper()
+	s := &server{addr: freeAddr(t), done: make(chan struct{})}
+	s.url = "http://" + s.addr
+	s.env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"CAPTURE_SOURCE=testpattern", fmt.Sprintf("CAPTURE_WIDTH=%d", width), fmt.Sprintf("CAPTURE_HEIGHT=%d", height),
+		fmt.Sprintf("CAPTURE_FPS=%d", captureFPS), "LISTEN_ADDR=" + freeAddr(t), "HTTP_ADDR=" + s.addr,
+		"LOG_LEVEL=debug",
+	}, extra...)
+	s.cmd = exec.Command(serverBin)
+	s.cmd.Env = s.env
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.done
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.output())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("server exited: %v", s.cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready on %s within 30 s (last: %v)", s.url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tool returns the path of a program; a missing one skips the test (fails it under CI=true).
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name+" not installed")
+	}
+	return p
+}
+
+func missing(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(why + " (scripts/install-deps.sh installs it)")
+	}
+	t.Skip(why)
+}
+
+func status(t *testing.T, url string, hdr ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close() // a stream is cut here: only the status matters
+	return resp.StatusCode
+}
+
+func TestFFprobeSeesMJPEG(t *testing.T) {
+	t.Parallel()
+	ffprobe := tool(t, "ffprobe")
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name,width,height", "-of", "json", s.url+"/stream.mjpg").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	var res struct {
+		Streams []struct {
+			CodecName string `json:"codec_name"`
+			Width     int    `json:"width"`
+			Height    int    `json:"height"`
+		} `json:"streams"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Streams) != 1 {
+		t.Fatalf("ffprobe output %s: %v", out, err)
+	}
+	if st := res.Streams[0]; st.CodecName != "mjpeg" || st.Width != width || st.Height != height {
+		t.Errorf("ffprobe: %+v, want mjpeg %dx%d", st, width, height)
+	}
+}
+
+const cvScript = `import json, sys, time
+import cv2
+url, seconds = sys.argv[1], float(sys.argv[2])
+cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+if not cap.isOpened():
+    print(json.dumps({"error": "VideoCapture did not open the URL"}))
+    sys.exit(2)
+ok, frame = cap.read()
+if not ok:
+    print(json.dumps({"error": "first read failed"}))
+    sys.exit(3)
+n, start = 0, time.monotonic()
+while time.monotonic() - start < seconds:
+    ok, frame = cap.read()
+    if not ok:
+        break
+    n += 1
+elapsed = time.monotonic() - start
+cap.release()
+print(json.dumps({"frames": n, "seconds": elapsed, "shape": list(frame.shape)}))
+`
+
+func TestOpenCVReadsAtCaptureRate(t *testing.T) {
+	t.Parallel()
+	var py string
+	for _, name := range []string{"/usr/bin/python3", "python3"} {
+		if p, err := exec.LookPath(name); err == nil && exec.Command(p, "-c", "import cv2").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		missing(t, "no python3 with cv2 (python3-opencv) installed")
+	}
+	s := startServer(t)
+	script := filepath.Join(t.TempDir(), "read_stream.py")
+	if err := os.WriteFile(script, []byte(cvScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const seconds = 4
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, py, script, s.url+"/stream.mjpg", fmt.Sprint(seconds))
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var res struct {
+		Error   string  `json:"error"`
+		Frames  int     `json:"frames"`
+		Seconds float64 `json:"seconds"`
+		Shape   []int   `json:"shape"`
+	}
+	if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil || res.Error != "" {
+		t.Fatalf("OpenCV: %v, %v, %s\nstderr: %s", err, jerr, out, stderr.String())
+	}
+	rate := float64(res.Frames) / res.Seconds
+	t.Logf("OpenCV: %d frames in %.2f s (%.1f/s), shape %v", res.Frames, res.Seconds, rate, res.Shape)
+	if len(res.Shape) != 3 || res.Shape[0] != height || res.Shape[1] != width || res.Shape[2] != 3 {
+		t.Errorf("frame shape %v, want [%d %d 3]", res.Shape, height, width)
+	}
+	if rate < 0.5*captureFPS || rate > 1.5*captureFPS {
+		t.Errorf("OpenCV read %.1f frames/s, want about the capture rate %d", rate, captureFPS)
+	}
+}
+
+// The stream's framing, the snapshot, the status figures and /metrics of the real server.
+func TestEndpoints(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/stream.mjpg", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		t.Fatalf("stream Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	for i := range 3 {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("part %d: %v", i, err)
+		}
+		cfg, err := jpeg.DecodeConfig(p)
+		if err != nil || cfg.Width != width || cfg.Height != height {
+			t.Errorf("part %d: %+v, %v", i, cfg, err)
+		}
+	}
+
+	time.Sleep(2 * time.Second) // the frame rate is measured over a few seconds
+	var st struct {
+		FPS     float64        `json:"fps"`
+		Width   int            `json:"width"`
+		Height  int            `json:"height"`
+		Viewers map[string]int `json:"viewers"`
+		Source  struct {
+			State string `json:"state"`
+			Live  bool   `json:"live"`
+		} `json:"source"`
+	}
+	sresp, err := http.Get(s.url + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(sresp.Body)
+	sresp.Body.Close()
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("status: %v\n%s", err, body)
+	}
+	t.Logf("status: %s", body)
+	if st.Width != width || st.Height != height || st.Source.State != "live" || !st.Source.Live || st.Viewers["http"] != 1 ||
+		st.FPS < 0.5*captureFPS || st.FPS > 1.5*captureFPS {
+		t.Errorf("status %+v", st)
+	}
+	resp.Body.Close()
+
+	sn, err := http.Get(s.url + "/snapshot.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(sn.Body)
+	sn.Body.Close()
+	if err != nil || img.Bounds().Dx() != width || img.Bounds().Dy() != height {
+		t.Errorf("snapshot: %v", err)
+	}
+
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		mresp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(mresp.Body)
+		mresp.Body.Close()
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(metrics)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+		for _, want := range []string{`camstream_frames_sent_total{transport="http"}`, `camstream_frames_captured_total`} {
+			if !bytes.Contains(metrics, []byte(want)) {
+				t.Errorf("/metrics has no %s", want)
+			}
+		}
+	}
+}
+
+func TestAuthToken(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "AUTH_TOKEN=x")
+	for _, path := range []string{"/", "/stream.mjpg", "/snapshot.jpg", "/api/status", "/metrics"} {
+		if code := status(t, s.url+path); code != http.StatusUnauthorized {
+			t.Errorf("%s without the token: %d, want 401", path, code)
+		}
+		if code := status(t, s.url+path+"?token=wrong"); code != http.StatusUnauthorized {
+			t.Errorf("%s with a wrong token: %d, want 401", path, code)
+		}
+		if code := status(t, s.url+path+"?token=x"); code != http.StatusOK {
+			t.Errorf("%s?token=x: %d, want 200", path, code)
+		}
+		if code := status(t, s.url+path, "Authorization", "Bearer x"); code != http.StatusOK {
+			t.Errorf("%s with Authorization: Bearer x: %d, want 200", path, code)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code := status(t, s.url+path); code != http.StatusOK {
+			t.Errorf("%s without the token: %d, want 200", path, code)
+		}
+	}
+	if strings.Contains(s.output(), "token=x") {
+		t.Errorf("the server logged the token:\n%s", s.output())
+	}
+}
+
+// `server -healthcheck` (the image's HEALTHCHECK) succeeds while the server runs and fails once it stopped; an
+// open MJPEG stream does not hold up a SIGTERM.
+func TestHealthcheckAndStop(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	healthcheck := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, serverBin, "-healthcheck")
+		cmd.Env = s.env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := healthcheck(); err != nil {
+		t.Errorf("server -healthcheck while running: %v", err)
+	}
+
+	resp, err := http.Get(s.url + "/stream.mjpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, bufio.NewReader(resp.Body))
+		close(ended)
+	}()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		t.Logf("stopped %v after SIGTERM, with a stream open", time.Since(start).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("server still running 5 s after SIGTERM with an MJPEG stream open")
+	}
+	select {
+	case <-ended:
+	case <-time.After(2 * time.Second):
+		t.Error("the stream did not end when the server stopped")
+	}
+	if err := healthcheck(); err == nil {
+		t.Error("server -healthcheck succeeded with the server stopped")
+	}
+}
