@@ -2,119 +2,29 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/testbin"
 	"github.com/camstream/camstream/pkg/wire"
 )
 
 // binDir holds the server and client binaries, built once for the whole package.
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "camstream-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./services/...")
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, &binDir, "./services/...") }
 
-func moduleRoot() string {
-	wd, _ := os.Getwd()
-	for d := wd; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	return wd
-}
+type proc = testbin.Proc
 
-// freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testbin.FreeAddr(t) }
 
-// proc is a running program whose output is captured.
-type proc struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-	err  error
-}
-
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-// Wait waits up to d for the process to exit and returns its exit code (-1 if it is still running).
-func (p *proc) Wait(d time.Duration) int {
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		return -1
-	}
-}
-
-func (p *proc) Signal(s syscall.Signal) { p.cmd.Process.Signal(s) }
-
-// start runs a built program with env (on top of a minimal environment) and stops it at the end of the test.
+// start runs a built program with env and stops it at the end of the test.
 func start(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p, p
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.Signal(syscall.SIGKILL)
-		<-p.done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.Output())
-		}
-	})
-	return p
+	return testbin.Start(t, filepath.Join(binDir, name), env)
 }
 
 // startServer starts a test-pattern server (env overrides) and waits until it accepts connections.
@@ -130,23 +40,8 @@ func startServer(t *testing.T, env map[string]string) (*proc, string) {
 		addr = full["LISTEN_ADDR"]
 	}
 	p := start(t, "server", full)
-	waitListening(t, addr, p)
+	testbin.WaitTCP(t, addr, p)
 	return p, addr
-}
-
-func waitListening(t *testing.T, addr string, p *proc) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		if p.Wait(50*time.Millisecond) >= 0 {
-			t.Fatalf("server exited early:\n%s", p.Output())
-		}
-	}
-	t.Fatalf("server not listening on %s:\n%s", addr, p.Output())
 }
 
 // rawClient speaks the protocol directly, to check exactly what the server sends.
@@ -249,18 +144,5 @@ func linesWith(out, msg string) []string {
 	return ls
 }
 
-// waitFor polls cond every 50 ms until it is true or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		if cond() {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return cond()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
+// waitFor polls cond until it is true or d passes.
+func waitFor(d time.Duration, cond func() bool) bool { return testbin.WaitFor(d, cond) }

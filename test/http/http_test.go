@@ -18,16 +18,16 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/camstream/camstream/internal/testbin"
 )
 
 const (
@@ -43,95 +43,53 @@ func TestMain(m *testing.M) {
 		serverBin = bin
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "camstream-http-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	serverBin = filepath.Join(dir, "server")
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./services/server")
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./services/server: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, &serverBinDir, "./services/server")
 }
 
-func moduleRoot() string {
-	wd, _ := os.Getwd()
-	for d := wd; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
+// serverBinDir is where testbin.Main built the server.
+var serverBinDir string
+
+func serverPath() string {
+	if serverBin != "" {
+		return serverBin
 	}
-	return wd
+	return filepath.Join(serverBinDir, "server")
 }
 
-// freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// environ turns env into os/exec form, on top of PATH and HOME.
+func environ(env map[string]string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		out = append(out, k+"="+v)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
+
+func freeAddr(t *testing.T) string { return testbin.FreeAddr(t) }
 
 // server is a running server binary.
 type server struct {
-	cmd  *exec.Cmd
-	env  []string
+	*testbin.Proc
+	env  map[string]string
 	url  string // http://127.0.0.1:port
 	addr string // HTTP_ADDR
-	done chan struct{}
-
-	mu  sync.Mutex
-	out bytes.Buffer
 }
 
-func (s *server) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.Write(b)
-}
-
-func (s *server) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
-}
-
-// startServer runs the server with the test pattern at 640x360, 15 fps, and extra settings, and waits until
-// its /readyz answers 200 (the pattern is live).
+// startServer runs the server with the test pattern at 640x360, 15 fps, and extra settings ("KEY=value"), and
+// waits until its /readyz answers 200 (the pattern is live).
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
-	s := &server{addr: freeAddr(t), done: make(chan struct{})}
+	s := &server{addr: freeAddr(t)}
 	s.url = "http://" + s.addr
-	s.env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"CAPTURE_SOURCE=testpattern", fmt.Sprintf("CAPTURE_WIDTH=%d", width), fmt.Sprintf("CAPTURE_HEIGHT=%d", height),
-		fmt.Sprintf("CAPTURE_FPS=%d", captureFPS), "LISTEN_ADDR=" + freeAddr(t), "HTTP_ADDR=" + s.addr,
-		"LOG_LEVEL=debug",
-	}, extra...)
-	s.cmd = exec.Command(serverBin)
-	s.cmd.Env = s.env
-	s.cmd.Stdout, s.cmd.Stderr = s, s
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+	s.env = map[string]string{
+		"CAPTURE_SOURCE": "testpattern", "CAPTURE_WIDTH": fmt.Sprint(width), "CAPTURE_HEIGHT": fmt.Sprint(height),
+		"CAPTURE_FPS": fmt.Sprint(captureFPS), "LISTEN_ADDR": freeAddr(t), "HTTP_ADDR": s.addr, "LOG_LEVEL": "debug",
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.done
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.output())
-		}
-	})
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		s.env[k] = v
+	}
+	s.Proc = testbin.Start(t, serverPath(), s.env)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.url + "/readyz")
@@ -141,10 +99,8 @@ func startServer(t *testing.T, extra ...string) *server {
 				return s
 			}
 		}
-		select {
-		case <-s.done:
-			t.Fatalf("server exited: %v", s.cmd.ProcessState)
-		default:
+		if s.Wait(0) >= 0 {
+			t.Fatalf("server exited: %v", s.Cmd.ProcessState)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server not ready on %s within 30 s (last: %v)", s.url, err)
@@ -384,8 +340,8 @@ func TestAuthToken(t *testing.T) {
 			t.Errorf("%s without the token: %d, want 200", path, code)
 		}
 	}
-	if strings.Contains(s.output(), "token=x") {
-		t.Errorf("the server logged the token:\n%s", s.output())
+	if strings.Contains(s.Output(), "token=x") {
+		t.Errorf("the server logged the token:\n%s", s.Output())
 	}
 }
 
@@ -397,8 +353,8 @@ func TestHealthcheckAndStop(t *testing.T) {
 	healthcheck := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, serverBin, "-healthcheck")
-		cmd.Env = s.env
+		cmd := exec.CommandContext(ctx, serverPath(), "-healthcheck")
+		cmd.Env = environ(s.env)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
@@ -421,9 +377,9 @@ func TestHealthcheckAndStop(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.Done():
 		t.Logf("stopped %v after SIGTERM, with a stream open", time.Since(start).Round(time.Millisecond))
 	case <-time.After(5 * time.Second):
 		t.Fatal("server still running 5 s after SIGTERM with an MJPEG stream open")
