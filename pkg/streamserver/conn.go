@@ -242,7 +242,14 @@ func (s *Server) write(c net.Conn, b []byte) error {
 	if _, err := c.Write(b); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			s.count("slow")
-			s.limits.once(s.log, "slow:"+c.RemoteAddr().String(), "viewer stopped reading; dropped", "remote", c.RemoteAddr().String(), "write_timeout", s.cfg.WriteTimeout)
+			// Keyed by IP like every other limit: one log line per remote address, however many of its
+			// connections stop reading.
+			remote := c.RemoteAddr().String()
+			ip := remote
+			if h, _, err := net.SplitHostPort(remote); err == nil {
+				ip = h
+			}
+			s.limits.once(s.log, "slow:"+ip, "viewer stopped reading; dropped", "remote", remote, "write_timeout", s.cfg.WriteTimeout)
 			return fmt.Errorf("write timed out after %v: viewer too slow", s.cfg.WriteTimeout)
 		}
 		return fmt.Errorf("write: %w", err)

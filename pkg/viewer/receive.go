@@ -12,6 +12,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/camstream/camstream/pkg/jpeg"
 	"github.com/camstream/camstream/pkg/wire"
 )
 
@@ -221,14 +222,23 @@ func (v *Viewer) decodeLoop(ctx context.Context, slot *latest) {
 func decode(p pending) (gocv.Mat, error) {
 	switch p.hdr.Codec {
 	case wire.CodecJPEG:
+		// The picture's own size is checked against the header's (which the protocol bounds) before decoding:
+		// a JPEG of a few hundred bytes can claim 30000 x 30000 pixels, gigabytes once decoded.
+		info, _, err := jpeg.Inspect(p.buf)
+		if err != nil {
+			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d is not a complete JPEG: %w", p.hdr.Seq, err)
+		}
+		if info.Width != int(p.hdr.Width) || info.Height != int(p.hdr.Height) {
+			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d claims %dx%d, header says %dx%d", p.hdr.Seq, info.Width, info.Height, p.hdr.Width, p.hdr.Height)
+		}
 		m, err := gocv.IMDecode(p.buf, gocv.IMReadColor)
 		if err != nil || m.Empty() {
 			m.Close()
 			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d does not decode", p.hdr.Seq)
 		}
-		if m.Cols() != int(p.hdr.Width) || m.Rows() != int(p.hdr.Height) {
-			m.Close()
-			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d is %dx%d, header says %dx%d", p.hdr.Seq, m.Cols(), m.Rows(), p.hdr.Width, p.hdr.Height)
+		if cols, rows := m.Cols(), m.Rows(); cols != int(p.hdr.Width) || rows != int(p.hdr.Height) {
+			m.Close() // after reading its size: a closed Mat must not be touched
+			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d is %dx%d, header says %dx%d", p.hdr.Seq, cols, rows, p.hdr.Width, p.hdr.Height)
 		}
 		return m, nil
 	case wire.CodecBGR:

@@ -78,8 +78,9 @@ type Viewer struct {
 	log   *slog.Logger
 	stats *Stats
 
-	mu    sync.Mutex
-	state State
+	mu       sync.Mutex
+	state    State
+	accepted wire.Accept
 }
 
 // New returns a Viewer with defaults filled in.
@@ -120,6 +121,13 @@ func (v *Viewer) setState(live bool, msg string) {
 	v.mu.Lock()
 	v.state = State{Live: live, Message: msg}
 	v.mu.Unlock()
+}
+
+// Accepted returns the stream parameters of the last accepted connection (zero before the first).
+func (v *Viewer) Accepted() wire.Accept {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.accepted
 }
 
 // Run connects and receives until ctx is done (returning nil), reconnecting with backoff after every failure.
@@ -189,6 +197,9 @@ func (v *Viewer) session(ctx context.Context) error {
 		hb = time.Second
 	}
 	v.stats.Connected()
+	v.mu.Lock()
+	v.accepted = *acc
+	v.mu.Unlock()
 	v.setState(true, "live")
 	v.log.Info("connected", "addr", v.cfg.Addr, "server", acc.Server, "codec", acc.Codec.String(),
 		"width", acc.Width, "height", acc.Height)
@@ -234,3 +245,6 @@ func (v *Viewer) handshake(c net.Conn) (*wire.Accept, *wire.Reader, error) {
 		return nil, nil, fmt.Errorf("server answered the hello with %v", m.Type())
 	}
 }
+
+// SetSink sets Config.Sink; call it before Run.
+func (v *Viewer) SetSink(sink func(Frame)) { v.cfg.Sink = sink }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/oklog/run"
+	"gocv.io/x/gocv"
 
 	"github.com/camstream/camstream/pkg/display"
 	"github.com/camstream/camstream/pkg/envconfig"
@@ -85,25 +86,18 @@ func view(args []string, environ map[string]string, stdout, stderr io.Writer) in
 		slot = display.NewSlot()
 		defer slot.Close()
 	}
-	var rec *record.Recorder
-	if cfg.RecordPath != "" {
-		rec = record.New(cfg.RecordPath, 30, log)
-		defer func() {
-			if err := rec.Close(); err != nil {
-				log.Error("recording not finalised", "path", cfg.RecordPath, "err", err)
-			} else {
-				log.Info("recording saved", "path", cfg.RecordPath, "frames", rec.Frames())
-			}
-		}()
-	}
+	rec := &recording{path: cfg.RecordPath, log: log}
+	defer rec.close()
 	codec := wire.CodecJPEG
 	if cfg.Codec == "bgr" {
 		codec = wire.CodecBGR
 	}
 	v := viewer.New(viewer.Config{
 		Addr: cfg.ServerAddr, Token: cfg.Token, Codec: codec, Quality: uint8(cfg.Quality), Decode: cfg.Decode,
-		TLS: tlsCfg, Sink: sink(slot, rec, log), Log: log,
+		TLS: tlsCfg, Log: log,
 	})
+	rec.fps = func() float64 { return float64(v.Accepted().FPSMilli) / 1000 }
+	v.SetSink(sink(slot, rec))
 
 	var g run.Group
 	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
@@ -144,24 +138,52 @@ func exitStatus(err, windowErr error, log *slog.Logger) int {
 }
 
 // sink hands each decoded frame to the recorder and the window; a headless viewer without recording drops it.
-func sink(slot *display.Slot, rec *record.Recorder, log *slog.Logger) func(viewer.Frame) {
-	recErr := false
+func sink(slot *display.Slot, rec *recording) func(viewer.Frame) {
 	return func(f viewer.Frame) {
 		if !f.Decoded {
 			return
 		}
-		if rec != nil && !recErr {
-			if err := rec.Write(f.Mat); err != nil {
-				log.Error("recording stopped; streaming goes on", "err", err)
-				recErr = true
-			}
-		}
+		rec.write(f.Mat)
 		if slot != nil {
 			slot.Put(f.Mat) // the slot owns it now
 			return
 		}
 		f.Mat.Close()
 	}
+}
+
+// recording is RECORD_PATH: opened on the first frame, at the stream's nominal rate, and finalised on every exit.
+// A failing disk stops the recording, never the stream.
+type recording struct {
+	path   string
+	log    *slog.Logger
+	fps    func() float64
+	rec    *record.Recorder
+	failed bool
+}
+
+func (r *recording) write(m gocv.Mat) {
+	if r.path == "" || r.failed {
+		return
+	}
+	if r.rec == nil {
+		r.rec = record.New(r.path, r.fps(), r.log) // record.DefaultFPS for an unpaced stream
+	}
+	if err := r.rec.Write(m); err != nil {
+		r.log.Error("recording stopped; streaming goes on", "path", r.path, "err", err)
+		r.failed = true
+	}
+}
+
+func (r *recording) close() {
+	if r.rec == nil {
+		return
+	}
+	if err := r.rec.Close(); err != nil {
+		r.log.Error("recording not finalised", "path", r.path, "err", err)
+		return
+	}
+	r.log.Info("recording saved", "path", r.path, "frames", r.rec.Frames())
 }
 
 // overlayInfo is what the window's overlay shows.
