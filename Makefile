@@ -34,6 +34,18 @@ run: build
 run-client: build
 	$(BIN)/client
 
+# The end-to-end benchmark (docs/BENCHMARKS.md): builds server, client and the OpenCV floor into a temporary
+# directory, makes its clip with ffmpeg, runs every scenario (ours and the seed's protocol), prints the table and the
+# path of its results.json. About 8 minutes; BENCH_* variables (bench/run.py) tune it.
+bench:
+	GO=$(GO) /usr/bin/python3 bench/run.py
+
+# The soak (outside CI): a server, 10 viewers at 30 fps and one reconnecting every few seconds for SOAK_DURATION
+# (default 10m); prints the server's memory, goroutines and descriptors and each viewer's fps every 30 s, and fails
+# if they grow. SOAK_VIEWERS, SOAK_SIZE, SOAK_REPORT and SOAK_RECONNECT tune it (test/soak).
+soak:
+	$(GO) test -tags soak -run Soak -count=1 -v -timeout $${SOAK_TIMEOUT:-20m} ./test/soak
+
 fuzz:
 	@for f in $$($(GO) test -list 'Fuzz.*' ./pkg/wire | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$${FUZZTIME:-60s} -fuzzminimizetime=5s ./pkg/wire || exit 1; done
 	@for f in $$($(GO) test -list 'Fuzz.*' ./pkg/jpeg | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$${FUZZTIME:-60s} -fuzzminimizetime=5s ./pkg/jpeg || exit 1; done

@@ -189,9 +189,10 @@ func (v *Viewer) readLoop(ctx context.Context, c net.Conn, r *wire.Reader, hb ti
 	}
 }
 
-// decodeLoop decodes the newest received frame and hands it to the sink.
+// decodeLoop decodes the newest received frame and hands it to the sink. An undecodable frame is logged once per
+// kind of problem per minute, so a server that sends nothing but bad frames, or varies them, cannot flood the log.
 func (v *Viewer) decodeLoop(ctx context.Context, slot *latest) {
-	lastErr := ""
+	logged := map[string]time.Time{}
 	for {
 		p, ok := slot.take(ctx)
 		if !ok {
@@ -202,9 +203,14 @@ func (v *Viewer) decodeLoop(ctx context.Context, slot *latest) {
 			slot.recycle(p.buf)
 		}
 		if err != nil {
-			if err.Error() != lastErr {
+			key := err.Error()
+			var be *badFrame
+			if errors.As(err, &be) {
+				key = be.kind
+			}
+			if now := time.Now(); now.Sub(logged[key]) > time.Minute {
+				logged[key] = now
 				v.log.Warn("frame not decodable; skipped", "seq", p.hdr.Seq, "err", err)
-				lastErr = err.Error()
 			}
 			continue
 		}
@@ -218,6 +224,15 @@ func (v *Viewer) decodeLoop(ctx context.Context, slot *latest) {
 	}
 }
 
+// badFrame is a frame that cannot be decoded; kind groups its errors for logging.
+type badFrame struct{ kind, msg string }
+
+func (e *badFrame) Error() string { return e.msg }
+
+func bad(kind, format string, args ...any) error {
+	return &badFrame{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
 // decode turns a payload into a BGR Mat that the caller owns.
 func decode(p pending) (gocv.Mat, error) {
 	switch p.hdr.Codec {
@@ -226,24 +241,24 @@ func decode(p pending) (gocv.Mat, error) {
 		// a JPEG of a few hundred bytes can claim 30000 x 30000 pixels, gigabytes once decoded.
 		info, _, err := jpeg.Inspect(p.buf)
 		if err != nil {
-			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d is not a complete JPEG: %w", p.hdr.Seq, err)
+			return gocv.Mat{}, bad("incomplete", "not a complete JPEG: %v", err)
 		}
 		if info.Width != int(p.hdr.Width) || info.Height != int(p.hdr.Height) {
-			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d claims %dx%d, header says %dx%d", p.hdr.Seq, info.Width, info.Height, p.hdr.Width, p.hdr.Height)
+			return gocv.Mat{}, bad("size", "JPEG claims %dx%d, frame header says %dx%d", info.Width, info.Height, p.hdr.Width, p.hdr.Height)
 		}
 		m, err := gocv.IMDecode(p.buf, gocv.IMReadColor)
 		if err != nil || m.Empty() {
 			m.Close()
-			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d does not decode", p.hdr.Seq)
+			return gocv.Mat{}, bad("decode", "JPEG does not decode")
 		}
 		if cols, rows := m.Cols(), m.Rows(); cols != int(p.hdr.Width) || rows != int(p.hdr.Height) {
 			m.Close() // after reading its size: a closed Mat must not be touched
-			return gocv.Mat{}, fmt.Errorf("JPEG of frame %d is %dx%d, header says %dx%d", p.hdr.Seq, cols, rows, p.hdr.Width, p.hdr.Height)
+			return gocv.Mat{}, bad("size", "JPEG decodes to %dx%d, frame header says %dx%d", cols, rows, p.hdr.Width, p.hdr.Height)
 		}
 		return m, nil
 	case wire.CodecBGR:
 		// The Mat uses p.buf as its memory (no copy); p.buf is not reused afterwards.
 		return gocv.NewMatFromBytes(int(p.hdr.Height), int(p.hdr.Width), gocv.MatTypeCV8UC3, p.buf)
 	}
-	return gocv.Mat{}, fmt.Errorf("frame %d: codec %v cannot be decoded", p.hdr.Seq, p.hdr.Codec)
+	return gocv.Mat{}, bad("codec", "codec %v cannot be decoded", p.hdr.Codec)
 }
