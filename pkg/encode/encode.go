@@ -34,8 +34,8 @@ func (e *Encoder) Close() error { return e.pix.Close() }
 // Encode returns frame cf as a Frame numbered seq, in every format of formats. A source JPEG is used as it is
 // for JPEG at the default quality; other formats are made from pixels, decoding the source JPEG once if needed.
 func (e *Encoder) Encode(cf *capture.Frame, seq uint64, formats []Format) (*Frame, error) {
-	if cf.Width <= 0 || cf.Height <= 0 || cf.Width > wire.MaxWidth || cf.Height > wire.MaxHeight {
-		return nil, fmt.Errorf("frame %d: size %dx%d outside 1x1..%dx%d", seq, cf.Width, cf.Height, wire.MaxWidth, wire.MaxHeight)
+	if !Fits(cf.Width, cf.Height) {
+		return nil, fmt.Errorf("frame size %dx%d outside 1x1..%dx%d", cf.Width, cf.Height, wire.MaxWidth, wire.MaxHeight)
 	}
 	fr := &Frame{Seq: seq, Captured: cf.Captured, Width: cf.Width, Height: cf.Height, NoSignal: cf.NoSignal,
 		Encodings: make([]Encoded, 0, len(formats))}
@@ -63,11 +63,16 @@ func (e *Encoder) Encode(cf *capture.Frame, seq uint64, formats []Format) (*Fram
 			err = fmt.Errorf("unknown codec %v", f.Codec)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("frame %d as %v: %w", seq, f, err)
+			return nil, fmt.Errorf("encode as %v: %w", f, err)
 		}
 		fr.Encodings = append(fr.Encodings, enc)
 	}
 	return fr, nil
+}
+
+// Fits reports whether a frame of w x h pixels can be sent (the protocol's maximum resolution).
+func Fits(w, h int) bool {
+	return w > 0 && h > 0 && w <= wire.MaxWidth && h <= wire.MaxHeight
 }
 
 // pixels returns cf as BGR pixels, decoding a source JPEG at most once per frame.

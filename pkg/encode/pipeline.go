@@ -2,10 +2,15 @@ package encode
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"time"
+
+	"gocv.io/x/gocv"
 
 	"github.com/camstream/camstream/pkg/capture"
 	"github.com/camstream/camstream/pkg/metrics"
+	"github.com/camstream/camstream/pkg/wire"
 )
 
 // Pipeline runs the server's frame path: the supervisor's frames are numbered, encoded once in each format the
@@ -16,6 +21,9 @@ type Pipeline struct {
 	Hub        *Hub
 	Metrics    *metrics.Metrics
 	Log        *slog.Logger
+	// CardWidth and CardHeight size the NO SIGNAL card shown instead of a source's frames that are too large to
+	// send (default 1280x720).
+	CardWidth, CardHeight int
 	// Tap, when set, sees every frame before it is encoded (e.g. a local preview); it must not keep cf or its
 	// Mat beyond the call.
 	Tap func(cf *capture.Frame)
@@ -34,7 +42,28 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		}
 	)
+	var (
+		card     = gocv.NewMat() // the NO SIGNAL card for frames too large to send
+		lastCard time.Time
+	)
+	defer card.Close()
 	return p.Supervisor.Run(ctx, func(cf *capture.Frame) {
+		if !Fits(cf.Width, cf.Height) {
+			// A source beyond the protocol's maximum resolution: say so once, and show viewers a card saying
+			// why, twice a second, instead of nothing.
+			encodeErr(fmt.Errorf("source frames are %dx%d, larger than the %dx%d a frame may be; showing NO SIGNAL",
+				cf.Width, cf.Height, wire.MaxWidth, wire.MaxHeight))
+			if cf.Captured.Sub(lastCard) < 500*time.Millisecond {
+				return
+			}
+			lastCard = cf.Captured
+			w, h := p.CardWidth, p.CardHeight
+			if !Fits(w, h) {
+				w, h = 1280, 720
+			}
+			capture.RenderNoSignal(&card, w, h, fmt.Sprintf("source sends %dx%d, beyond %dx%d", cf.Width, cf.Height, wire.MaxWidth, wire.MaxHeight), cf.Captured)
+			cf = &capture.Frame{Captured: cf.Captured, Width: w, Height: h, Kind: capture.KindPixels, Mat: &card, NoSignal: true}
+		}
 		live := 1.0
 		if cf.NoSignal {
 			live = 0
@@ -54,7 +83,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			encodeErr(err)
 			return
 		}
-		lastErr = ""
+		if !fr.NoSignal {
+			lastErr = ""
+		}
 		p.Hub.Publish(fr)
 	})
 }

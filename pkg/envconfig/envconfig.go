@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"strconv"
@@ -209,7 +210,7 @@ func (f field) check(v reflect.Value) *Error {
 	if !ok {
 		panic(fmt.Sprintf("envconfig: bad min/max tag on %s", f.name))
 	}
-	if val < lo || val > hi {
+	if math.IsNaN(val) || val < lo || val > hi {
 		e := bad()
 		if f.typ == durationType {
 			e.Value = time.Duration(v.Int()).String()

@@ -44,6 +44,10 @@ func New[K comparable, V any](max int) *Hub[K, V] {
 func (h *Hub[K, V]) Subscribe(key K) (*Sub[K, V], error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.subscribeLocked(key)
+}
+
+func (h *Hub[K, V]) subscribeLocked(key K) (*Sub[K, V], error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
@@ -55,6 +59,18 @@ func (h *Hub[K, V]) Subscribe(key K) (*Sub[K, V], error) {
 	h.counts[key]++
 	h.rebuildKeys()
 	return s, nil
+}
+
+// SubscribeLimited is Subscribe that keeps the number of keys in use at maxKeys at most: when key is not in use
+// and maxKeys are, the subscriber gets fallback instead (see Sub.Key). The check and the subscription are one
+// step, so concurrent subscribers cannot exceed the limit.
+func (h *Hub[K, V]) SubscribeLimited(key, fallback K, maxKeys int) (*Sub[K, V], error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, inUse := h.counts[key]; !inUse && maxKeys > 0 && len(h.counts) >= maxKeys {
+		key = fallback
+	}
+	return h.subscribeLocked(key)
 }
 
 // rebuildKeys refreshes h.keys; h.mu must be held. A new slice is made so callers of Keys may keep theirs.

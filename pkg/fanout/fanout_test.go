@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -198,5 +199,28 @@ func TestNextOrTimer(t *testing.T) {
 	h.Publish(7)
 	if v, err := s.NextOrTimer(context.Background(), time.After(time.Second)); err != nil || v != 7 {
 		t.Fatalf("got %d, %v", v, err)
+	}
+}
+
+func TestSubscribeLimited(t *testing.T) {
+	h := New[int, int](0)
+	var subs []*Sub[int, int]
+	for key := 1; key <= 5; key++ {
+		s, err := h.SubscribeLimited(key, 1, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	got := []int{}
+	for _, s := range subs {
+		got = append(got, s.Key())
+	}
+	if want := []int{1, 2, 3, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("keys %v, want %v", got, want)
+	}
+	subs[2].Close() // key 3 leaves: room for another
+	if s, _ := h.SubscribeLimited(9, 1, 3); s.Key() != 9 {
+		t.Fatalf("key %d, want 9", s.Key())
 	}
 }

@@ -1,6 +1,7 @@
 package httpserve
 
 import (
+	"net"
 	"net/http"
 	"strings"
 )
@@ -25,8 +26,10 @@ func (s *Server) requireToken(h http.Handler) http.Handler {
 			reason, challenge = "wrong token", `Bearer realm="camstream", error="invalid_token"`
 		}
 		s.cfg.Metrics.Refused.WithLabelValues("auth").Inc()
-		s.log.Warn("http: request refused", "reason", reason, "remote", r.RemoteAddr, "method", r.Method,
-			"path", r.URL.Path)
+		if s.limits.Allow("auth:" + remoteIP(r)) {
+			s.log.Warn("http: request refused", "reason", reason, "remote", r.RemoteAddr, "method", r.Method,
+				"path", r.URL.Path)
+		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		textError(w, http.StatusUnauthorized, "401 unauthorized: "+reason+
 			`; send "Authorization: Bearer <token>" or add ?token=<token> to the URL`)
@@ -41,4 +44,12 @@ func bearer(r *http.Request) (string, bool) {
 		return "", v != ""
 	}
 	return strings.TrimSpace(cred), true
+}
+
+// remoteIP is the address a request came from, without the port: the key of its refusal log.
+func remoteIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/camstream/camstream/pkg/auth"
 	"github.com/camstream/camstream/pkg/encode"
 	"github.com/camstream/camstream/pkg/listenaddr"
+	"github.com/camstream/camstream/pkg/logonce"
 	"github.com/camstream/camstream/pkg/metrics"
 	"github.com/camstream/camstream/pkg/wire"
 )
@@ -93,7 +94,8 @@ type Server struct {
 	handler http.Handler
 	started time.Time
 
-	viewers atomic.Int64 // /stream.mjpg viewers now, for MaxViewers
+	limits  *logonce.Limiter // refusals: logged once per reason and address per minute
+	viewers atomic.Int64     // /stream.mjpg viewers now, for MaxViewers
 	fps     fpsMeter
 	figures *prometheus.Registry // the metrics /api/status shows, gathered without the Go and process collectors
 }
@@ -121,7 +123,7 @@ func New(cfg Config) *Server {
 	if cfg.snapshotWait <= 0 {
 		cfg.snapshotWait = SnapshotWait
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, started: time.Now()}
+	s := &Server{cfg: cfg, log: cfg.Log, started: time.Now(), limits: logonce.New(time.Minute)}
 	m := cfg.Metrics
 	m.Viewers.WithLabelValues(metrics.TransportHTTP) // show http viewers as 0 before the first one
 	s.figures = prometheus.NewRegistry()

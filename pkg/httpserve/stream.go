@@ -136,7 +136,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		why = "viewer too slow"
 		s.cfg.Metrics.Refused.WithLabelValues("slow").Inc()
-		log.Warn("http viewer stopped reading; dropped", "write_timeout", s.cfg.WriteTimeout)
+		if s.limits.Allow("slow:" + remoteIP(r)) {
+			log.Warn("http viewer stopped reading; dropped", "write_timeout", s.cfg.WriteTimeout)
+		}
 	case errors.Is(err, fanout.ErrClosed), errors.Is(context.Cause(ctx), errStopping):
 		why = "server stopping"
 	case err != nil && ctx.Err() == nil:
@@ -245,7 +247,9 @@ func (s *Server) acquireViewer() bool {
 // refuse answers 503 with msg, counts the refusal under label and logs it.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, label, msg string) {
 	s.cfg.Metrics.Refused.WithLabelValues(label).Inc()
-	s.log.Warn("http viewer refused", "reason", label, "remote", r.RemoteAddr, "path", r.URL.Path)
+	if s.limits.Allow(label + ":" + remoteIP(r)) {
+		s.log.Warn("http viewer refused", "reason", label, "remote", r.RemoteAddr, "path", r.URL.Path)
+	}
 	w.Header().Set("Retry-After", "5")
 	textError(w, http.StatusServiceUnavailable, msg)
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 
 	"gocv.io/x/gocv"
 )
@@ -69,6 +71,14 @@ func (r *Recorder) Write(m gocv.Mat) error {
 			return err
 		}
 	}
+	if err := r.checkSpace(); err != nil {
+		// OpenCV's writer fails silently on a full disk: stop here, keep what was written playable.
+		r.vw.Close()
+		r.vw = nil
+		r.scratch.Close()
+		r.err = err
+		return err
+	}
 	frame, err := r.conform(m)
 	if err != nil {
 		return err
@@ -118,6 +128,11 @@ func (r *Recorder) open(width, height int) error {
 		return fmt.Errorf("record: cannot create %s: %w", r.path, err)
 	}
 	f.Close()
+	r.size = image.Pt(width, height)
+	if err := r.checkSpace(); err != nil {
+		os.Remove(r.path)
+		return err
+	}
 	vw, err := gocv.VideoWriterFile(r.path, "MJPG", r.fps, width, height, true)
 	if err != nil {
 		os.Remove(r.path)
@@ -134,6 +149,27 @@ func (r *Recorder) open(width, height int) error {
 	}
 	r.vw, r.size, r.scratch = vw, image.Pt(width, height), gocv.NewMat()
 	r.log.Info("recording", "path", r.path, "width", width, "height", height, "fps", r.fps, "codec", "MJPG")
+	return nil
+}
+
+// reserve is free space kept beyond the next frames, for the AVI index written at Close.
+const reserve = 64 << 10
+
+// checkSpace fails with ENOSPC when the file system holding the recording has no room for about two more
+// frames (estimated from what the file grew per frame so far, or a quarter byte per pixel before that).
+func (r *Recorder) checkSpace() error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(r.path), &st); err != nil {
+		return nil // cannot tell: let the writer try
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	perFrame := int64(r.size.X * r.size.Y / 4)
+	if fi, err := os.Stat(r.path); err == nil && r.frames > 10 {
+		perFrame = max(perFrame/4, fi.Size()/int64(r.frames))
+	}
+	if need := 2*perFrame + reserve; free < need {
+		return fmt.Errorf("record %s: disk full (%d bytes free, a frame needs about %d): %w", r.path, free, perFrame, syscall.ENOSPC)
+	}
 	return nil
 }
 

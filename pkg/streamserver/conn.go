@@ -44,10 +44,14 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 			s.refuse(c, ref, ip)
 		case errors.Is(err, wire.ErrBadMagic):
 			s.count("protocol")
-			s.limits.once(log, "magic:"+ip, "connection is not speaking camstream; closed", "err", err)
+			if s.limits.Allow("magic:" + ip) {
+				log.Warn("connection is not speaking camstream; closed", "err", err)
+			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.count("handshake_timeout")
-			s.limits.once(log, "handshake:"+ip, "no hello within the handshake timeout; closed", "timeout", s.cfg.HandshakeTimeout)
+			if s.limits.Allow("handshake:" + ip) {
+				log.Warn("no hello within the handshake timeout; closed", "timeout", s.cfg.HandshakeTimeout)
+			}
 		default:
 			s.count("protocol")
 			log.Debug("handshake failed", "err", err)
@@ -66,7 +70,16 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer s.releaseIP(ip)
-	sub, err := s.cfg.Hub.Subscribe(format)
+	// Each format in use costs an encode per frame: beyond MaxFormats, a viewer gets the server's default JPEG
+	// (its Accept says so) rather than slowing the capture loop for everyone.
+	defaultJPEG := encode.Format{Codec: wire.CodecJPEG, Quality: s.cfg.JPEGQuality}
+	sub, err := s.cfg.Hub.SubscribeLimited(format, defaultJPEG, s.cfg.MaxFormats)
+	if err == nil && sub.Key() != format {
+		if s.limits.Allow("formats:" + ip) {
+			log.Warn("formats in use at their limit; viewer gets the default JPEG", "asked", format.String(), "limit", s.cfg.MaxFormats)
+		}
+		format = sub.Key()
+	}
 	if err != nil {
 		reason := "server is shutting down"
 		if errors.Is(err, fanout.ErrFull) {
@@ -150,7 +163,9 @@ func (s *Server) readHello(r *wire.Reader) (*wire.Hello, error) {
 // refuse sends the server's preamble and a Refuse, logs it once per remote and counts it.
 func (s *Server) refuse(c net.Conn, ref *refusal, ip string) {
 	s.count(ref.label)
-	s.limits.once(s.log, ref.label+":"+ip, "viewer refused", "remote", c.RemoteAddr().String(), "code", ref.code.String(), "reason", ref.reason)
+	if s.limits.Allow(ref.label + ":" + ip) {
+		s.log.Warn("viewer refused", "remote", c.RemoteAddr().String(), "code", ref.code.String(), "reason", ref.reason)
+	}
 	out := wire.AppendPreamble(nil)
 	out, _ = wire.AppendRefuse(out, wire.Refuse{Code: ref.code, Reason: ref.reason})
 	c.SetWriteDeadline(time.Now().Add(goodbyeTimeout))
@@ -249,7 +264,9 @@ func (s *Server) write(c net.Conn, b []byte) error {
 			if h, _, err := net.SplitHostPort(remote); err == nil {
 				ip = h
 			}
-			s.limits.once(s.log, "slow:"+ip, "viewer stopped reading; dropped", "remote", remote, "write_timeout", s.cfg.WriteTimeout)
+			if s.limits.Allow("slow:" + ip) {
+				s.log.Warn("viewer stopped reading; dropped", "remote", remote, "write_timeout", s.cfg.WriteTimeout)
+			}
 			return fmt.Errorf("write timed out after %v: viewer too slow", s.cfg.WriteTimeout)
 		}
 		return fmt.Errorf("write: %w", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/camstream/camstream/pkg/auth"
 	"github.com/camstream/camstream/pkg/encode"
+	"github.com/camstream/camstream/pkg/logonce"
 	"github.com/camstream/camstream/pkg/metrics"
 )
 
@@ -23,6 +24,7 @@ const (
 	DefaultHandshakeTimeout = 5 * time.Second // a connection must complete its hello within this
 	DefaultWriteTimeout     = 5 * time.Second // a frame that cannot be written within this drops the viewer
 	DefaultHeartbeat        = 1 * time.Second // silence after which a heartbeat is sent
+	DefaultMaxFormats       = 4               // formats encoded per frame at most: each costs a few ms of CPU per frame
 	// peerSilenceFactor heartbeats without a byte from a viewer mean it is gone.
 	peerSilenceFactor = 3
 	// goodbyeTimeout bounds the goodbye written at shutdown, so a stuck viewer cannot delay the exit.
@@ -43,6 +45,7 @@ type Config struct {
 	JPEGQuality      int // quality of a viewer that asks for the server's default (0)
 	Token            auth.Token
 	MaxPerAddr       int // viewers from one remote IP at once; 0 = no limit
+	MaxFormats       int // formats (codec and quality) encoded at once; more viewers get the default JPEG (default 4)
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
 	Heartbeat        time.Duration
@@ -61,7 +64,7 @@ type Server struct {
 	mu     sync.Mutex
 	perIP  map[string]int
 	conns  sync.WaitGroup
-	limits limitLog
+	limits *logonce.Limiter // limit hits: logged once per kind and address per minute
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -75,13 +78,16 @@ func New(cfg Config) *Server {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
+	if cfg.MaxFormats <= 0 {
+		cfg.MaxFormats = DefaultMaxFormats
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	if cfg.ServerName == "" {
 		cfg.ServerName = "camstream"
 	}
-	return &Server{cfg: cfg, log: cfg.Log, perIP: make(map[string]int)}
+	return &Server{cfg: cfg, log: cfg.Log, perIP: make(map[string]int), limits: logonce.New(time.Minute)}
 }
 
 // Listen binds the listening socket.
@@ -121,7 +127,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
 				// Out of file descriptors or similar: back off instead of spinning.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.limits.once(s.log, "accept", "accept failing; backing off", "err", err)
+				if s.limits.Allow("accept") {
+					s.log.Warn("accept failing; backing off", "err", err)
+				}
 				time.Sleep(delay)
 				continue
 			}
@@ -154,27 +162,5 @@ func (s *Server) releaseIP(ip string) {
 	defer s.mu.Unlock()
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
 		delete(s.perIP, ip)
-	}
-}
-
-// limitLog logs each kind of limit hit once until it stops happening for a while, so a flood cannot flood the log.
-type limitLog struct {
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-const limitLogQuiet = time.Minute
-
-func (l *limitLog) once(log *slog.Logger, kind, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if l.last == nil {
-		l.last = make(map[string]time.Time)
-	}
-	prev, seen := l.last[kind]
-	l.last[kind] = now
-	l.mu.Unlock()
-	if !seen || now.Sub(prev) > limitLogQuiet {
-		log.Warn(msg, args...)
 	}
 }

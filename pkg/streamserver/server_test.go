@@ -310,3 +310,41 @@ func TestGoodbyeOnShutdownAndNoLeaks(t *testing.T) {
 		t.Errorf("%d goroutines after shutdown, %d before\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// Beyond MaxFormats formats in use, a viewer asking for yet another gets the server's default JPEG.
+func TestFormatLimit(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxFormats = 2 })
+	qualities := []uint8{0, 50, 60}
+	want := []uint8{80, 50, 80}
+	for i, q := range qualities {
+		c, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write(hello(t, wire.Hello{Codec: wire.CodecJPEG, Quality: q}))
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		r := wire.NewReader(c, wire.DefaultLimits())
+		r.ReadPreamble()
+		m, err := r.Next()
+		acc, ok := m.(*wire.Accept)
+		if err != nil || !ok || acc.Quality != want[i] {
+			t.Fatalf("quality %d: answer %#v %v, want Accept at quality %d", q, m, err, want[i])
+		}
+		for {
+			m, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, ok := m.(*wire.Frame); ok {
+				if f.Codec != wire.CodecJPEG {
+					t.Fatalf("codec %v", f.Codec)
+				}
+				break
+			}
+		}
+	}
+	if n := len(ts.hub.Keys()); n != 2 {
+		t.Fatalf("%d formats in use, limit 2", n)
+	}
+}

@@ -179,6 +179,10 @@ func (r *recording) close() {
 	if r.rec == nil {
 		return
 	}
+	if r.failed { // said once already; what was written before the failure is finalised
+		r.rec.Close()
+		return
+	}
 	if err := r.rec.Close(); err != nil {
 		r.log.Error("recording not finalised", "path", r.path, "err", err)
 		return

@@ -82,7 +82,7 @@ func serve(args []string, environ map[string]string, stdout, stderr io.Writer) i
 		Width:       cfg.Width, Height: cfg.Height,
 		Log: log,
 	})
-	pipe := &encode.Pipeline{Supervisor: sup, Encoder: enc, Hub: hub, Metrics: m, Log: log}
+	pipe := &encode.Pipeline{Supervisor: sup, Encoder: enc, Hub: hub, Metrics: m, Log: log, CardWidth: cfg.Width, CardHeight: cfg.Height}
 	streams := streamserver.New(streamserver.Config{
 		Addr: cfg.ListenAddr, TLS: tlsCfg, Hub: hub, JPEGQuality: cfg.Quality, Token: auth.Token(cfg.Token),
 		MaxPerAddr: cfg.MaxPerAddr, HandshakeTimeout: cfg.HandshakeWait, WriteTimeout: cfg.WriteTimeout,

@@ -1,0 +1,6 @@
+//go:build race
+
+package hostile
+
+// raceEnabled: these tests run with -race, so the programs under test are built with it too.
+const raceEnabled = true
