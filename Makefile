@@ -18,6 +18,7 @@ deps:
 test: deps vet
 	$(GO) test -race $(TESTFLAGS) ./...
 	$(GO) test -tags matprofile -count=1 ./pkg/...
+	$(GO) test -tags matprofile -count=1 -run TestViewerClosesEveryMat ./test/hostile
 
 # The Go tests alone, on a machine that already has the dependencies.
 test-quick:
@@ -49,6 +50,7 @@ soak:
 fuzz:
 	@for f in $$($(GO) test -list 'Fuzz.*' ./pkg/wire | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$${FUZZTIME:-60s} -fuzzminimizetime=5s ./pkg/wire || exit 1; done
 	@for f in $$($(GO) test -list 'Fuzz.*' ./pkg/jpeg | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$${FUZZTIME:-60s} -fuzzminimizetime=5s ./pkg/jpeg || exit 1; done
+	@for f in $$($(GO) test -list 'Fuzz.*' ./pkg/envconfig | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$f$$ -fuzztime=$${FUZZTIME:-60s} -fuzzminimizetime=5s ./pkg/envconfig || exit 1; done
 
 images:
 	docker-compose build || docker compose build
