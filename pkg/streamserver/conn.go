@@ -37,6 +37,7 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	r := wire.NewReader(c, wire.Limits{}) // viewers never send frames
 	hello, err := s.readHello(r)
+	s.handshaking.Add(-1)
 	if err != nil {
 		var ref *refusal
 		switch {

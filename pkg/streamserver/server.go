@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/camstream/camstream/pkg/auth"
@@ -27,6 +28,9 @@ const (
 	DefaultMaxFormats       = 4               // formats encoded per frame at most: each costs a few ms of CPU per frame
 	// peerSilenceFactor heartbeats without a byte from a viewer mean it is gone.
 	peerSilenceFactor = 3
+	// maxHandshaking connections may be waiting for their hello at once (each for at most HandshakeTimeout):
+	// it bounds what a flood of silent connections costs (a goroutine and a socket each, ~40 MB at the limit).
+	maxHandshaking = 4096
 	// goodbyeTimeout bounds the goodbye written at shutdown, so a stuck viewer cannot delay the exit.
 	goodbyeTimeout = 300 * time.Millisecond
 )
@@ -61,10 +65,11 @@ type Server struct {
 	log *slog.Logger
 	l   net.Listener
 
-	mu     sync.Mutex
-	perIP  map[string]int
-	conns  sync.WaitGroup
-	limits *logonce.Limiter // limit hits: logged once per kind and address per minute
+	mu          sync.Mutex
+	perIP       map[string]int
+	conns       sync.WaitGroup
+	handshaking atomic.Int64     // connections accepted that have not finished their hello yet
+	limits      *logonce.Limiter // limit hits: logged once per kind and address per minute
 }
 
 // New returns a Server for cfg, with defaults filled in.
@@ -138,6 +143,17 @@ func (s *Server) Serve(ctx context.Context) error {
 			return fmt.Errorf("accept on %s: %w", s.cfg.Addr, err)
 		}
 		delay = 0
+		if s.handshaking.Add(1) > maxHandshaking {
+			// A flood of connections that never say hello: refuse the newest at once instead of holding a
+			// goroutine and a socket for each until its handshake timeout.
+			s.handshaking.Add(-1)
+			s.count("handshake_limit")
+			if s.limits.Allow("handshake_limit") {
+				s.log.Warn("too many connections waiting for their hello; closing new ones", "limit", maxHandshaking, "remote", c.RemoteAddr().String())
+			}
+			c.Close()
+			continue
+		}
 		s.conns.Add(1)
 		go func() {
 			defer s.conns.Done()
