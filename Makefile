@@ -37,7 +37,7 @@ run-client: build
 
 # The end-to-end benchmark (docs/BENCHMARKS.md): builds server, client and the OpenCV floor into a temporary
 # directory, makes its clip with ffmpeg, runs every scenario (ours and the seed's protocol), prints the table and the
-# path of its results.json. About 8 minutes; BENCH_* variables (bench/run.py) tune it.
+# path of its results.json. 5 to 8 minutes; BENCH_* variables (bench/run.py) tune it.
 bench:
 	GO=$(GO) /usr/bin/python3 bench/run.py
 
