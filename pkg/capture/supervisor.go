@@ -34,8 +34,9 @@ type Config struct {
 	// supervisor from Passthrough and Transform; Open.FPS defaults to FPS.
 	Open Options
 	// FPS paces to at most this many frames/s (0 = as fast as the source
-	// gives); applies to every source. Files and the test pattern are read at
-	// their nominal rate (see NominalRater) and frames beyond FPS dropped.
+	// gives); applies to every source. With FPS > 0, files and the test
+	// pattern are read at their nominal rate (see NominalRater) and frames
+	// beyond FPS dropped; with FPS = 0 they are read as fast as they give.
 	FPS       float64
 	Transform Transform
 	// Passthrough allows passing the source's JPEG through
@@ -411,7 +412,9 @@ func (r *runner) opened(res opResult) {
 	r.src = res.src
 	r.stalled = false
 	r.readIv = 0
-	if nr, ok := r.src.(NominalRater); ok {
+	// Paced (FPS > 0), files and the test pattern play at their own rate, capped by FPS. Unpaced (FPS = 0) they
+	// are read as fast as they give, as CAPTURE_FPS=0 promises.
+	if nr, ok := r.src.(NominalRater); ok && r.cfg.FPS > 0 {
 		if fps := nr.NominalFPS(); fps > 0 {
 			r.readIv = time.Duration(float64(time.Second) / fps)
 		}

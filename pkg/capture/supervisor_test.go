@@ -308,7 +308,9 @@ func TestSupervisorPacing(t *testing.T) {
 	}{
 		{"test pattern at 20", "testpattern", nil, 20, 10, 30},
 		{"MJPEG file at 20", avi, nil, 20, 10, 30},
-		{"MJPEG file at its own 30", avi, nil, 0, 20, 40},
+		{"MJPEG file at its own 30 under a cap of 60", avi, nil, 60, 20, 40},
+		{"MJPEG file unpaced: as fast as it reads", avi, nil, 0, 100, 1 << 30},
+		{"test pattern unpaced", "testpattern", nil, 0, 100, 1 << 30},
 		{"live 100 fps source at 20", "0", (&fakeOpener{mk: fast}).open, 20, 10, 30},
 		{"live 100 fps source unpaced", "0", (&fakeOpener{mk: fast}).open, 0, 50, 110},
 	}
