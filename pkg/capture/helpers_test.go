@@ -16,28 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/matcheck"
+
 	"gocv.io/x/gocv"
 )
 
-// checkMats fails the test if it leaves more or fewer live Mats than it
-// found (with -tags matprofile; a no-op otherwise). Register it first in a
-// test so that it runs after the test's other cleanups.
+// checkMats fails the test if it leaves more or fewer live Mats than it found (with -tags matprofile); see
+// internal/matcheck. Register it first in a test so that it runs after the test's other cleanups.
 func checkMats(t testing.TB) {
 	t.Helper()
-	start := matCount()
-	t.Cleanup(func() {
-		if !matProfileOn {
-			return
-		}
-		// Background closers (abandoned reads) may still be finishing.
-		deadline := time.Now().Add(2 * time.Second)
-		for matCount() != start && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if got := matCount(); got != start {
-			t.Errorf("Mat leak: %d live Mats at start, %d at end\n%s", start, got, matProfileDump())
-		}
-	})
+	matcheck.Check(t)
 }
 
 // recorder is a slog.Handler that keeps the messages it is given.
