@@ -210,9 +210,11 @@ var ErrAlreadyRunning = errors.New("capture: supervisor already running")
 // nil when ctx is done, after closing the source; it never returns because
 // the source failed.
 //
-// emit is called from Run's goroutine, one frame at a time; a slow emit
-// slows capture (frames of live sources are then dropped by the source or
-// its backend, not queued here). If an open or read is still blocked in the
+// emit is called from Run's goroutine, one frame at a time. The source is
+// read on a goroutine of its own; a live source's next frame is read while
+// the current one is emitted (at most one read ahead), a file's or the test
+// pattern's after. A slow emit slows capture (frames of live sources are
+// then dropped by the source or its backend, not queued here). If an open or read is still blocked in the
 // backend shutdownGrace after ctx is done, Run returns anyway and the
 // source is closed by a goroutine as soon as that call returns.
 func (s *Supervisor) Run(ctx context.Context, emit func(*Frame)) error {
@@ -224,8 +226,8 @@ func (s *Supervisor) Run(ctx context.Context, emit func(*Frame)) error {
 		return nil
 	}
 
-	r := &runner{s: s, cfg: &s.cfg, emit: emit, frame: gocv.NewMat(), scratch: gocv.NewMat(),
-		conv: gocv.NewMat(), card: gocv.NewMat()}
+	r := &runner{s: s, cfg: &s.cfg, emit: emit, frames: [2]gocv.Mat{gocv.NewMat(), gocv.NewMat()},
+		scratch: gocv.NewMat(), conv: gocv.NewMat(), card: gocv.NewMat()}
 	defer r.closeMats()
 	switch {
 	case s.cfg.Open.WantJPEG:
@@ -254,25 +256,58 @@ const (
 type opResult struct {
 	src  Source // opOpen
 	kind Kind   // opRead
+	buf  int    // opRead: the index of the frame Mat filled
 	err  error
 	at   time.Time
 }
 
+// reader reads one opened source on a long-lived goroutine: every request
+// names a Mat to fill and gets exactly one result on res. Reading on one
+// goroutine (not one per frame) keeps its stack grown for the backend's
+// calls, and lets the next frame be read while the current one is emitted.
+type reader struct {
+	req chan int      // index into runner.frames; closed when the source is done with
+	res chan opResult // buffered: one request is in flight at most
+}
+
+func startReader(src Source, frames *[2]gocv.Mat) *reader {
+	rd := &reader{req: make(chan int), res: make(chan opResult, 1)}
+	go func() {
+		for buf := range rd.req {
+			k, err := src.Read(&frames[buf])
+			rd.res <- opResult{kind: k, buf: buf, err: err, at: time.Now()}
+		}
+	}()
+	return rd
+}
+
 // runner is the state of one Run. Its fields belong to Run's goroutine,
-// except that while a read is in flight the helper goroutine doing it uses
-// src and frame (handed over and back through the op channel).
+// except that while a read is in flight the reader goroutine uses src and
+// frames[inflight] (handed over and back through the reader's channels).
 type runner struct {
 	s    *Supervisor
 	cfg  *Config
 	emit func(*Frame)
 
-	src   Source
-	frame gocv.Mat // the source writes here
+	src Source
+	rd  *reader // reads src; nil when src is
+	// frames are filled by the source in turn: the next frame is read into
+	// one while the other is emitted (decoding overlaps encoding).
+	frames   [2]gocv.Mat
+	nextBuf  int // the Mat the next read fills
+	inflight int // the Mat the read in flight fills
+	// overlap: the next read starts before the current frame is emitted.
+	// Only for live sources, whose reads mostly wait for the device: a file
+	// or the test pattern read ahead while a frame is encoded would only
+	// make frames that a slower viewer then skips, with CPU taken from it
+	// (measured: the viewer becomes the bottleneck and latency grows by
+	// the frame it waits for; docs/BENCHMARKS.md).
+	overlap bool
 	// scratch receives transforms, conv colour conversions, card the NO
-	// SIGNAL card. All four are closed by closeMats (frame by the
-	// background closer instead when a read is abandoned).
+	// SIGNAL card. All are closed by closeMats (a frame Mat still being
+	// read into at shutdown by the background closer instead).
 	scratch, conv, card gocv.Mat
-	frameGone           bool // frame handed to the background closer
+	frameGone           [2]bool // handed to the background closer
 	out                 Frame
 	jpegBuf             []byte // standard tables inserted (reused)
 
@@ -288,8 +323,10 @@ type runner struct {
 }
 
 func (r *runner) closeMats() {
-	if !r.frameGone {
-		r.frame.Close()
+	for i := range r.frames {
+		if !r.frameGone[i] {
+			r.frames[i].Close()
+		}
 	}
 	r.scratch.Close()
 	r.conv.Close()
@@ -385,16 +422,13 @@ func (r *runner) startOpen(now time.Time) {
 }
 
 func (r *runner) startRead(now time.Time) {
-	ch := make(chan opResult, 1)
-	r.op, r.opKind, r.opStart = ch, opRead, now
+	r.op, r.opKind, r.opStart = r.rd.res, opRead, now
 	if r.readIv > 0 {
 		r.nextRead = advance(r.nextRead, r.readIv, now)
 	}
-	src, frame := r.src, &r.frame
-	go func() {
-		k, err := src.Read(frame)
-		ch <- opResult{kind: k, err: err, at: time.Now()}
-	}()
+	r.inflight = r.nextBuf
+	r.nextBuf = 1 - r.nextBuf
+	r.rd.req <- r.inflight
 }
 
 func (r *runner) opened(res opResult) {
@@ -410,8 +444,11 @@ func (r *runner) opened(res opResult) {
 		return
 	}
 	r.src = res.src
+	r.rd = startReader(r.src, &r.frames)
 	r.stalled = false
 	r.readIv = 0
+	_, rater := r.src.(NominalRater)
+	r.overlap = !rater
 	// Paced (FPS > 0), files and the test pattern play at their own rate, capped by FPS. Unpaced (FPS = 0) they
 	// are read as fast as they give, as CAPTURE_FPS=0 promises.
 	if nr, ok := r.src.(NominalRater); ok && r.cfg.FPS > 0 {
@@ -443,6 +480,12 @@ func (r *runner) read(res opResult) {
 	if !r.admit(res.at) {
 		return // paced out; the source keeps its own rate
 	}
+	// A live source: read its next frame into the other Mat while this one
+	// is emitted, so the frame is taken from the device as soon as it is
+	// there and its decoding overlaps this one's encoding.
+	if now := time.Now(); r.overlap && !now.Before(r.nextRead) {
+		r.startRead(now)
+	}
 	if err := r.emitFrame(res); err != nil {
 		// A bad frame is dropped, not a reason to drop the source.
 		if !r.loggedBad {
@@ -453,7 +496,12 @@ func (r *runner) read(res opResult) {
 	}
 }
 
+// closeSource ends the reader and closes the source; no read is in flight.
 func (r *runner) closeSource() {
+	if r.rd != nil {
+		close(r.rd.req)
+		r.rd = nil
+	}
 	if r.src != nil {
 		if err := r.src.Close(); err != nil {
 			r.s.log.Debug("capture: closing source", "source", r.s.desc, "err", err)
@@ -482,18 +530,19 @@ func (r *runner) admit(now time.Time) bool {
 func (r *runner) emitFrame(res opResult) error {
 	f := &r.out
 	*f = Frame{Captured: res.at}
-	pix := &r.frame
+	frame := &r.frames[res.buf]
+	pix := frame
 	if res.kind == KindJPEG {
-		if !isByteRow(&r.frame) {
-			return fmt.Errorf("KindJPEG frame is a %dx%d %v Mat, not 1xN bytes", r.frame.Cols(), r.frame.Rows(), r.frame.Type())
+		if !isByteRow(frame) {
+			return fmt.Errorf("KindJPEG frame is a %dx%d %v Mat, not 1xN bytes", frame.Cols(), frame.Rows(), frame.Type())
 		}
-		b, err := r.frame.DataPtrUint8()
+		b, err := frame.DataPtrUint8()
 		if err != nil {
 			return err
 		}
 		info, n, err := jpeg.Inspect(b)
 		if err == nil && r.cfg.Open.WantJPEG {
-			f.Kind, f.Mat, f.Width, f.Height = KindJPEG, &r.frame, info.Width, info.Height
+			f.Kind, f.Mat, f.Width, f.Height = KindJPEG, frame, info.Width, info.Height
 			f.JPEG = b[:n]
 			if !info.HasHuffman {
 				r.jpegBuf, _ = jpeg.AppendWithHuffman(r.jpegBuf[:0], b[:n]) // b[:n] inspected: no error
@@ -562,16 +611,22 @@ func (r *runner) shutdown() {
 				res.src.Close()
 			}
 		case <-grace.C:
-			// The helper goroutine is inside the backend and still uses the
-			// source (and, for a read, the frame Mat): hand both over to a
+			// The open or the reader is inside the backend and still uses
+			// the source (and, for a read, a frame Mat): hand both over to a
 			// goroutine that closes them when the call returns.
-			op, kind, src := r.op, r.opKind, r.src
-			frame := r.frame
-			r.src, r.frameGone = nil, kind == opRead
+			op, kind, src, rd := r.op, r.opKind, r.src, r.rd
+			frame := r.frames[r.inflight]
+			r.src, r.rd = nil, nil
+			if kind == opRead {
+				r.frameGone[r.inflight] = true
+			}
 			r.s.log.Warn("capture: source call still blocked at shutdown; it is closed when the call returns",
 				"source", r.s.desc, "blocked_for", time.Since(r.opStart).Round(time.Millisecond))
 			go func() {
 				res := <-op
+				if rd != nil {
+					close(rd.req)
+				}
 				if res.src != nil {
 					res.src.Close()
 				}

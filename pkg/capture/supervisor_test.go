@@ -578,3 +578,90 @@ func stripDHTSegments(t testing.TB, b []byte) []byte {
 	t.Fatal("no SOS")
 	return nil
 }
+
+// stampSource delivers 8x8 frames whose pixels all hold the frame's number
+// (mod 256) and notes whether a Read ran while a frame was being emitted.
+type stampSource struct {
+	n          int
+	emitting   *atomic.Bool
+	overlapped *atomic.Int32
+}
+
+func (s *stampSource) Read(dst *gocv.Mat) (Kind, error) {
+	time.Sleep(time.Millisecond)
+	if s.emitting.Load() {
+		s.overlapped.Add(1)
+	}
+	v := float64(s.n % 256)
+	s.n++
+	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(v, v, v, 0), 8, 8, gocv.MatTypeCV8UC3)
+	m.CopyTo(dst)
+	m.Close()
+	return KindPixels, nil
+}
+func (s *stampSource) Close() error   { return nil }
+func (s *stampSource) String() string { return "stamp" }
+
+// stampFile is a stampSource that, like a file, has a nominal rate.
+type stampFile struct{ stampSource }
+
+func (s *stampFile) NominalFPS() float64 { return 30 }
+
+// A live source's next frame is read while the current one is emitted, into
+// the other Mat: the frame under emit never changes and none is lost or
+// repeated. A file (a NominalRater) is read only after the emit returns.
+func TestSupervisorReadAhead(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		file        bool
+		wantOverlap bool
+	}{
+		{"live source reads ahead", false, true},
+		{"file does not", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkMats(t)
+			var emitting atomic.Bool
+			var overlapped atomic.Int32
+			opener := func(string, Options, *slog.Logger) (Source, error) {
+				s := stampSource{emitting: &emitting, overlapped: &overlapped}
+				if tc.file {
+					return &stampFile{s}, nil
+				}
+				return &s, nil
+			}
+			log, _ := testLogger(t)
+			sup := NewSupervisor(Config{Source: "0", Opener: opener, Log: log})
+			var got []int
+			var changed int
+			runFor(t, sup, 500*time.Millisecond, func(f *Frame) {
+				if f.NoSignal {
+					t.Error("NO SIGNAL from a working source")
+					return
+				}
+				emitting.Store(true)
+				before := f.Mat.GetUCharAt(0, 0)
+				time.Sleep(3 * time.Millisecond)
+				if f.Mat.GetUCharAt(0, 0) != before || f.Mat.GetUCharAt(7, 23) != before {
+					changed++
+				}
+				emitting.Store(false)
+				got = append(got, int(before))
+			})
+			if len(got) < 10 {
+				t.Fatalf("%d frames emitted, want at least 10", len(got))
+			}
+			if changed > 0 {
+				t.Errorf("%d frames changed while they were emitted", changed)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i] != (got[i-1]+1)%256 {
+					t.Fatalf("frame %d is number %d after %d: a frame was lost or repeated", i, got[i], got[i-1])
+				}
+			}
+			if n := overlapped.Load(); (n > 0) != tc.wantOverlap {
+				t.Errorf("%d reads ran during an emit, want overlap %v", n, tc.wantOverlap)
+			}
+		})
+	}
+}
