@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/camstream/camstream/pkg/encode"
@@ -115,11 +116,12 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	readDone := make(chan struct{})
+	d := newDemand()
 	go func() {
 		defer close(readDone)
-		cancel(s.readPeer(c, r))
+		cancel(s.readPeer(c, r, d))
 	}()
-	sent, why := s.writeFrames(connCtx, c, sub, format)
+	sent, why := s.writeFrames(connCtx, c, sub, format, d)
 	if ctx.Err() != nil {
 		why = "server shutting down"
 		goodbye(c, wire.GoodbyeShutdown, "server shutting down")
@@ -175,9 +177,54 @@ func (s *Server) refuse(c net.Conn, ref *refusal, ip string) {
 
 func (s *Server) count(reason string) { s.cfg.Metrics.Refused.WithLabelValues(reason).Inc() }
 
-// readPeer reads what the viewer sends after the handshake (heartbeats, goodbye) and returns why the connection
-// should end: the viewer left, went silent for peerSilenceFactor heartbeats, or broke the protocol.
-func (s *Server) readPeer(c net.Conn, r *wire.Reader) error {
+// maxReady is how many of a viewer's Readies may wait for their frame (PROTOCOL.md §5.7); more are ignored.
+const maxReady = 16
+
+// demand is a connection's flow control (PROTOCOL.md §5.7): until the viewer's first Ready every frame is sent
+// (push mode); from then on, one frame per Ready not yet answered (pull mode).
+type demand struct {
+	mu     sync.Mutex
+	pull   bool
+	owed   int           // Readies not yet answered
+	wakeup chan struct{} // capacity 1: a Ready arrived
+}
+
+func newDemand() *demand { return &demand{wakeup: make(chan struct{}, 1)} }
+
+// ready records a Ready from the viewer.
+func (d *demand) ready() {
+	d.mu.Lock()
+	d.pull = true
+	if d.owed < maxReady {
+		d.owed++
+	}
+	d.mu.Unlock()
+	select {
+	case d.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// may reports whether a frame may be sent now.
+func (d *demand) may() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.pull || d.owed > 0
+}
+
+// sent records a frame sent; in pull mode it answers one Ready (a frame written just before the first Ready
+// was read answers that Ready).
+func (d *demand) sent() {
+	d.mu.Lock()
+	if d.pull && d.owed > 0 {
+		d.owed--
+	}
+	d.mu.Unlock()
+}
+
+// readPeer reads what the viewer sends after the handshake (heartbeats, readies, goodbye) and returns why the
+// connection should end: the viewer left, went silent for peerSilenceFactor heartbeats, or broke the protocol.
+func (s *Server) readPeer(c net.Conn, r *wire.Reader, d *demand) error {
 	silence := peerSilenceFactor * s.cfg.Heartbeat
 	for {
 		c.SetReadDeadline(time.Now().Add(silence))
@@ -194,6 +241,8 @@ func (s *Server) readPeer(c net.Conn, r *wire.Reader) error {
 		}
 		switch m := m.(type) {
 		case *wire.Heartbeat:
+		case *wire.Ready:
+			d.ready()
 		case *wire.Goodbye:
 			return fmt.Errorf("viewer said goodbye: %s", m.Reason)
 		default:
@@ -203,9 +252,10 @@ func (s *Server) readPeer(c net.Conn, r *wire.Reader) error {
 	}
 }
 
-// writeFrames sends the newest frame in format to the viewer whenever there is one, and a heartbeat after a
-// heartbeat interval of silence, until ctx ends or a write fails. It returns the frames sent and why it stopped.
-func (s *Server) writeFrames(ctx context.Context, c net.Conn, sub *encode.Sub, format encode.Format) (uint64, string) {
+// writeFrames sends the newest frame in format to the viewer whenever there is one (in pull mode: and the viewer
+// has asked for one), and a heartbeat after a heartbeat interval of silence, until ctx ends or a write fails. It
+// returns the frames sent and why it stopped.
+func (s *Server) writeFrames(ctx context.Context, c net.Conn, sub *encode.Sub, format encode.Format, d *demand) (uint64, string) {
 	var (
 		sent, dropped uint64
 		hb            = make([]byte, 0, wire.HeaderLen+8)
@@ -215,15 +265,32 @@ func (s *Server) writeFrames(ctx context.Context, c net.Conn, sub *encode.Sub, f
 		timer         = time.NewTimer(s.cfg.Heartbeat)
 	)
 	defer timer.Stop()
+	heartbeat := func() error {
+		hb = wire.AppendHeartbeat(hb[:0], wire.Heartbeat{Sent: time.Now().UnixNano()})
+		timer.Reset(s.cfg.Heartbeat)
+		return s.write(c, hb)
+	}
 	for {
+		if !d.may() {
+			// Pull mode and nothing asked for: the frame waits in the subscription's slot (replaced by newer
+			// ones, counted as dropped) until the viewer's next Ready.
+			select {
+			case <-d.wakeup:
+			case <-ctx.Done():
+				return sent, "stopped"
+			case <-timer.C:
+				if err := heartbeat(); err != nil {
+					return sent, err.Error()
+				}
+			}
+			continue
+		}
 		fr, err := sub.NextOrTimer(ctx, timer.C)
 		switch {
 		case errors.Is(err, fanout.ErrTimeout):
-			hb = wire.AppendHeartbeat(hb[:0], wire.Heartbeat{Sent: time.Now().UnixNano()})
-			if err := s.write(c, hb); err != nil {
+			if err := heartbeat(); err != nil {
 				return sent, err.Error()
 			}
-			timer.Reset(s.cfg.Heartbeat)
 			continue
 		case err != nil:
 			return sent, "stopped"
@@ -235,6 +302,7 @@ func (s *Server) writeFrames(ctx context.Context, c net.Conn, sub *encode.Sub, f
 		if err := s.write(c, enc.Msg); err != nil {
 			return sent, err.Error()
 		}
+		d.sent()
 		sent++
 		framesSent.Inc()
 		bytesSent.Add(float64(len(enc.Msg)))

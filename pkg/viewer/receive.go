@@ -31,15 +31,21 @@ type latest struct {
 	mu    sync.Mutex
 	p     pending
 	full  bool
+	asked int // pull mode: Readies sent and not yet answered by a frame
 	ready chan struct{}
 	spare [][]byte // payload buffers to reuse (JPEG only; a BGR buffer becomes a Mat's memory)
 }
 
 func newLatest() *latest { return &latest{ready: make(chan struct{}, 1)} }
 
-// put copies payload into the slot; it reports whether an undecoded frame was replaced.
-func (l *latest) put(hdr wire.FrameHeader, payload []byte) (replaced bool) {
+// put copies payload into the slot; it reports whether an undecoded frame was replaced, and whether the frame
+// answers a Ready.
+func (l *latest) put(hdr wire.FrameHeader, payload []byte) (replaced, answered bool) {
 	l.mu.Lock()
+	if l.asked > 0 {
+		l.asked--
+		answered = true
+	}
 	var buf []byte
 	switch {
 	case l.full:
@@ -57,7 +63,7 @@ func (l *latest) put(hdr wire.FrameHeader, payload []byte) (replaced bool) {
 	case l.ready <- struct{}{}:
 	default:
 	}
-	return replaced
+	return replaced, answered
 }
 
 func (l *latest) take(ctx context.Context) (pending, bool) {
@@ -78,6 +84,18 @@ func (l *latest) take(ctx context.Context) (pending, bool) {
 	}
 }
 
+// claimAsk reports whether a Ready should be sent now: none is outstanding and no frame waits for the decoder.
+// When it returns true the Ready counts as sent.
+func (l *latest) claimAsk() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.full || l.asked > 0 {
+		return false
+	}
+	l.asked++
+	return true
+}
+
 func (l *latest) recycle(buf []byte) {
 	l.mu.Lock()
 	if len(l.spare) < 2 {
@@ -86,7 +104,9 @@ func (l *latest) recycle(buf []byte) {
 	l.mu.Unlock()
 }
 
-// receive runs one accepted connection: a reader (this goroutine), a decoder and a heartbeat sender.
+// receive runs one accepted connection: a reader (this goroutine), a decoder and a heartbeat sender. A decoding
+// viewer pulls its frames (one Ready per frame it is ready to decode); a viewer that only receives takes every
+// frame the server sends.
 func (v *Viewer) receive(ctx context.Context, c net.Conn, r *wire.Reader, hb time.Duration) error {
 	connCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -125,14 +145,17 @@ func (v *Viewer) receive(ctx context.Context, c net.Conn, r *wire.Reader, hb tim
 		}
 	}()
 	slot := newLatest()
+	var pull *puller
 	if v.cfg.Decode {
+		pull = newPuller(slot, write, func(err error) { cancel(err) })
+		defer pull.stop()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v.decodeLoop(connCtx, slot)
+			v.decodeLoop(connCtx, slot, pull)
 		}()
 	}
-	err := v.readLoop(connCtx, c, r, hb, slot)
+	err := v.readLoop(connCtx, c, r, hb, slot, pull)
 	cancel(err)
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -145,7 +168,7 @@ func (v *Viewer) receive(ctx context.Context, c net.Conn, r *wire.Reader, hb tim
 }
 
 // readLoop reads messages until the connection fails, the server says goodbye, or ctx ends.
-func (v *Viewer) readLoop(ctx context.Context, c net.Conn, r *wire.Reader, hb time.Duration, slot *latest) error {
+func (v *Viewer) readLoop(ctx context.Context, c net.Conn, r *wire.Reader, hb time.Duration, slot *latest, pull *puller) error {
 	silence := silenceFactor * hb
 	for {
 		if ctx.Err() != nil {
@@ -177,8 +200,12 @@ func (v *Viewer) readLoop(ctx context.Context, c net.Conn, r *wire.Reader, hb ti
 				}
 				continue
 			}
-			if slot.put(m.FrameHeader, m.Payload) {
+			replaced, answered := slot.put(m.FrameHeader, m.Payload)
+			if replaced {
 				v.stats.Skipped()
+			}
+			if answered {
+				pull.answered(time.Now())
 			}
 		case *wire.Heartbeat:
 		case *wire.Goodbye:
@@ -189,38 +216,47 @@ func (v *Viewer) readLoop(ctx context.Context, c net.Conn, r *wire.Reader, hb ti
 	}
 }
 
-// decodeLoop decodes the newest received frame and hands it to the sink. An undecodable frame is logged once per
-// kind of problem per minute, so a server that sends nothing but bad frames, or varies them, cannot flood the log.
-func (v *Viewer) decodeLoop(ctx context.Context, slot *latest) {
+// decodeLoop decodes the newest received frame and hands it to the sink, asking pull for each next frame.
+func (v *Viewer) decodeLoop(ctx context.Context, slot *latest, pull *puller) {
 	logged := map[string]time.Time{}
+	pull.ask()
 	for {
 		p, ok := slot.take(ctx)
 		if !ok {
 			return
 		}
+		started := pull.taken()
 		m, err := decode(p)
+		v.stats.Decoded(time.Since(started))
 		if p.hdr.Codec == wire.CodecJPEG {
 			slot.recycle(p.buf)
 		}
-		if err != nil {
-			key := err.Error()
-			var be *badFrame
-			if errors.As(err, &be) {
-				key = be.kind
-			}
-			if now := time.Now(); now.Sub(logged[key]) > time.Minute {
-				logged[key] = now
-				v.log.Warn("frame not decodable; skipped", "seq", p.hdr.Seq, "err", err)
-			}
-			continue
+		v.show(p.hdr, m, err, logged)
+		pull.done(time.Since(started))
+	}
+}
+
+// show hands a decoded frame to the sink, or logs why it could not be decoded: once per kind of problem per
+// minute, so a server that sends nothing but bad frames, or varies them, cannot flood the log.
+func (v *Viewer) show(hdr wire.FrameHeader, m gocv.Mat, err error, logged map[string]time.Time) {
+	if err != nil {
+		key := err.Error()
+		var be *badFrame
+		if errors.As(err, &be) {
+			key = be.kind
 		}
-		lat := time.Since(time.Unix(0, p.hdr.Captured))
-		v.stats.Shown(lat, m.Cols(), m.Rows(), p.hdr.Flags&wire.FlagNoSignal != 0)
-		if v.cfg.Sink != nil {
-			v.cfg.Sink(Frame{Header: p.hdr, Decoded: true, Mat: m, Latency: lat})
-		} else {
-			m.Close()
+		if now := time.Now(); now.Sub(logged[key]) > time.Minute {
+			logged[key] = now
+			v.log.Warn("frame not decodable; skipped", "seq", hdr.Seq, "err", err)
 		}
+		return
+	}
+	lat := time.Since(time.Unix(0, hdr.Captured))
+	v.stats.Shown(lat, m.Cols(), m.Rows(), hdr.Flags&wire.FlagNoSignal != 0)
+	if v.cfg.Sink != nil {
+		v.cfg.Sink(Frame{Header: hdr, Decoded: true, Mat: m, Latency: lat})
+	} else {
+		m.Close()
 	}
 }
 

@@ -12,8 +12,9 @@ type Report struct {
 	FPS          float64 // frames shown per second over the interval
 	LatencyP50ms float64 // capture timestamp to decoded frame, median over the interval
 	LatencyP99ms float64
-	Dropped      uint64 // frames the server skipped for this viewer (sequence gaps), since start
-	Skipped      uint64 // frames received but superseded before this viewer could decode them, since start
+	DecodeP50ms  float64 // time to decode a frame, median over the interval (0 when not decoding)
+	Dropped      uint64  // frames the server skipped for this viewer (sequence gaps), since start
+	Skipped      uint64  // frames received but superseded before this viewer could decode them, since start
 	Width        int
 	Height       int
 	NoSignal     bool // the last frame was the server's NO SIGNAL card
@@ -32,6 +33,7 @@ type Stats struct {
 	haveSeq   bool
 	shown     int
 	lat       []float64 // milliseconds, this interval
+	dec       []float64 // decode times, milliseconds, this interval
 	w, h      int
 	noSignal  bool
 	lastLat   float64
@@ -87,6 +89,15 @@ func (s *Stats) Shown(latency time.Duration, w, h int, noSignal bool) {
 	s.w, s.h, s.noSignal = w, h, noSignal
 }
 
+// Decoded records how long a frame took to decode.
+func (s *Stats) Decoded(d time.Duration) {
+	s.mu.Lock()
+	if len(s.dec) < maxSamples {
+		s.dec = append(s.dec, float64(d)/float64(time.Millisecond))
+	}
+	s.mu.Unlock()
+}
+
 // Report returns the figures since the previous Report and starts a new interval.
 func (s *Stats) Report() Report {
 	s.mu.Lock()
@@ -101,7 +112,11 @@ func (s *Stats) Report() Report {
 		r.LatencyP50ms = percentile(s.lat, 0.50)
 		r.LatencyP99ms = percentile(s.lat, 0.99)
 	}
-	s.shown, s.lat, s.since = 0, s.lat[:0], now
+	if len(s.dec) > 0 {
+		slices.Sort(s.dec)
+		r.DecodeP50ms = percentile(s.dec, 0.50)
+	}
+	s.shown, s.lat, s.dec, s.since = 0, s.lat[:0], s.dec[:0], now
 	return r
 }
 

@@ -142,3 +142,40 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A decoding viewer slower than the stream pulls its frames: it is sent only the frames it shows (the server
+// skips the others), where a viewer that only receives is sent every frame.
+func TestSlowViewerPullsOnlyWhatItShows(t *testing.T) {
+	matcheck.Check(t)
+	addr := freeAddr(t)
+	serve(t, addr, "") // 100 fps
+	var shown atomic.Int64
+	slow := New(Config{Addr: addr, Decode: true, Log: quiet, Sink: func(f Frame) {
+		f.Mat.Close()
+		time.Sleep(40 * time.Millisecond) // a viewer that manages 25 fps
+		shown.Add(1)
+	}})
+	all := New(Config{Addr: addr, Decode: false, Log: quiet})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, v := range []*Viewer{slow, all} {
+		wg.Add(1)
+		go func() { defer wg.Done(); v.Run(ctx) }()
+	}
+	waitUntil(t, func() bool { return shown.Load() >= 20 })
+	cancel()
+	wg.Wait()
+	rs, ra := slow.Stats().Report(), all.Stats().Report()
+	t.Logf("slow viewer: %d received, %d shown, %d skipped, %d dropped by the server; receiver: %d received",
+		rs.Frames, shown.Load(), rs.Skipped, rs.Dropped, ra.Frames)
+	// At most the frames sent before the server read the first Ready, and one asked for while the last was shown.
+	if extra := int64(rs.Frames) - shown.Load(); extra > 3 {
+		t.Errorf("slow viewer received %d frames more than it showed (skipped %d): it was pushed frames", extra, rs.Skipped)
+	}
+	if rs.Dropped == 0 {
+		t.Error("the server skipped no frame for a viewer 4 times slower than the stream")
+	}
+	if ra.Frames < 2*rs.Frames {
+		t.Errorf("the receiver got %d frames, the slow viewer %d: the receiver should get every frame", ra.Frames, rs.Frames)
+	}
+}

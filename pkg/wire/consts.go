@@ -47,11 +47,12 @@ const (
 	MsgFrame     MsgType = 4 // server → client: one picture
 	MsgHeartbeat MsgType = 5 // both ways: keep-alive
 	MsgGoodbye   MsgType = 6 // both ways: the sender is closing the connection
+	MsgReady     MsgType = 7 // client → server: send me one more frame (flow control)
 )
 
 var msgTypeNames = [...]string{
 	MsgHello: "Hello", MsgAccept: "Accept", MsgRefuse: "Refuse",
-	MsgFrame: "Frame", MsgHeartbeat: "Heartbeat", MsgGoodbye: "Goodbye",
+	MsgFrame: "Frame", MsgHeartbeat: "Heartbeat", MsgGoodbye: "Goodbye", MsgReady: "Ready",
 }
 
 // String returns the message type's name, or "MsgType(n)" if it is unknown.
@@ -62,7 +63,7 @@ func (t MsgType) String() string {
 	return "MsgType(" + strconv.Itoa(int(t)) + ")"
 }
 
-func (t MsgType) known() bool { return t >= MsgHello && t <= MsgGoodbye }
+func (t MsgType) known() bool { return t >= MsgHello && t <= MsgReady }
 
 // Codec identifies the encoding of a frame payload.
 type Codec uint8

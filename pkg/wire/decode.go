@@ -158,6 +158,14 @@ func DecodeGoodbye(body []byte) (*Goodbye, error) {
 	return g, nil
 }
 
+// DecodeReady parses a Ready body, which must be empty.
+func DecodeReady(body []byte) (*Ready, error) {
+	if len(body) != 0 {
+		return nil, formatErr(MsgReady, "body is %d bytes, want 0", len(body))
+	}
+	return &Ready{}, nil
+}
+
 // DecodeFrame parses a Frame body. The returned Payload aliases body.
 func DecodeFrame(body []byte) (*Frame, error) {
 	f := new(Frame)
@@ -202,6 +210,8 @@ func decodeBody(t MsgType, body []byte, f *Frame) (Message, error) {
 		return msg(DecodeHeartbeat(body))
 	case MsgGoodbye:
 		return msg(DecodeGoodbye(body))
+	case MsgReady:
+		return msg(DecodeReady(body))
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint8(t))
 }

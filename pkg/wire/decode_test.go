@@ -54,6 +54,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"heartbeat empty", MsgHeartbeat, nil},
 		{"heartbeat 7 bytes", MsgHeartbeat, make([]byte, 7)},
 		{"heartbeat 9 bytes", MsgHeartbeat, make([]byte, 9)},
+		{"ready 1 byte", MsgReady, []byte{1}},
+		{"ready 8 bytes", MsgReady, make([]byte, 8)},
 		{"goodbye empty", MsgGoodbye, nil},
 		{"goodbye reason 1025", MsgGoodbye, cat(1, u16(1025), x("g", 1025))},
 		{"goodbye reason past end", MsgGoodbye, cat(1, u16(5), "bye")},

@@ -20,7 +20,10 @@
 // its own preamble, then an Accept or a Refuse. A version mismatch is refused
 // with RefuseVersion, so the client can say why. After a Refuse the server
 // closes. After an Accept the server sends Frames; both sides may send
-// Heartbeats, and either side may send a Goodbye before it closes.
+// Heartbeats, and either side may send a Goodbye before it closes. A client
+// that sends a Ready switches its connection to pull mode: the server then
+// sends one Frame per Ready, the newest it has, so a client that decodes
+// slower than the stream is never sent the frames it would skip.
 //
 //	client                              server
 //	preamble, Hello          ──▶
@@ -61,6 +64,8 @@
 //	            8 sent (Unix ns)
 //	6 Goodbye   both ways
 //	            1 code, 2+n reason (n ≤ 1024)
+//	7 Ready     client → server: one more frame, please (pull mode)
+//	            empty
 //
 // Codecs are CodecJPEG (1) and CodecBGR (2, raw 8-bit BGR, width*height*3
 // bytes, row-major, no padding).

@@ -73,6 +73,9 @@ func AppendHeartbeat(dst []byte, h Heartbeat) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(h.Sent))
 }
 
+// AppendReady appends a Ready message (a header with an empty body).
+func AppendReady(dst []byte) []byte { return appendHeader(dst, MsgReady, 0) }
+
 // AppendGoodbye appends a Goodbye message.
 func AppendGoodbye(dst []byte, g Goodbye) ([]byte, error) {
 	if err := g.check(); err != nil {

@@ -80,6 +80,13 @@ func FuzzDecodeGoodbye(f *testing.F) {
 	})
 }
 
+func FuzzDecodeReady(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m, err := DecodeReady(body)
+		checkDecoded(t, MsgReady, body, m, err)
+	})
+}
+
 func FuzzParsePreamble(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := ParsePreamble(b)
@@ -191,12 +198,13 @@ func fuzzSeeds(t *testing.T) map[string]map[string][]byte {
 			"header-only": body("frame_jpeg")[:FrameHeaderLen],
 		},
 		"FuzzDecodeHeartbeat": {"heartbeat": body("heartbeat"), "short": body("heartbeat")[:7]},
+		"FuzzDecodeReady":     {"ready": body("ready"), "one-byte": {0}},
 		"FuzzDecodeGoodbye": {
 			"goodbye": body("goodbye"), "empty-reason": {byte(GoodbyeSlow), 0, 0},
 			"long": mustEncode(t, &Goodbye{Code: GoodbyeTimeout, Reason: long})[HeaderLen:],
 		},
 		"FuzzReader": {
-			"client":     enc(sample["hello"], sample["heartbeat"], sample["goodbye"]),
+			"client":     enc(sample["hello"], sample["ready"], sample["heartbeat"], sample["ready"], sample["goodbye"]),
 			"server":     server,
 			"refused":    enc(sample["refuse"]),
 			"truncated":  server[:len(server)-3],

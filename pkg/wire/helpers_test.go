@@ -21,6 +21,8 @@ func appendMessage(dst []byte, m Message) ([]byte, error) {
 		return AppendHeartbeat(dst, *m), nil
 	case *Goodbye:
 		return AppendGoodbye(dst, *m)
+	case *Ready:
+		return AppendReady(dst), nil
 	}
 	panic("appendMessage: unexpected type")
 }
@@ -85,6 +87,7 @@ var samples = []struct {
 		Payload: bytes.Repeat([]byte{0x00, 0x00, 0xff}, 4)}},
 	{"heartbeat", &Heartbeat{Sent: 1700000001000000000}},
 	{"goodbye", &Goodbye{Code: GoodbyeClient, Reason: "bye"}},
+	{"ready", &Ready{}},
 }
 
 // sampleStream is a preamble followed by every sample message; ends lists

@@ -2,7 +2,7 @@ package wire
 
 import "unicode/utf8"
 
-// Message is one of *Hello, *Accept, *Refuse, *Frame, *Heartbeat, *Goodbye.
+// Message is one of *Hello, *Accept, *Refuse, *Frame, *Heartbeat, *Goodbye, *Ready.
 type Message interface{ Type() MsgType }
 
 // Hello is the client's first message after its preamble.
@@ -57,6 +57,11 @@ type Goodbye struct {
 	Reason string      // human-readable detail, at most MaxReasonLen bytes of UTF-8
 }
 
+// Ready asks the server for one more frame. A client that sends one has
+// switched its connection to pull mode: from then on the server sends a Frame
+// only against a Ready it has not answered yet (see docs/PROTOCOL.md).
+type Ready struct{}
+
 // Type returns MsgHello.
 func (*Hello) Type() MsgType { return MsgHello }
 
@@ -74,6 +79,9 @@ func (*Heartbeat) Type() MsgType { return MsgHeartbeat }
 
 // Type returns MsgGoodbye.
 func (*Goodbye) Type() MsgType { return MsgGoodbye }
+
+// Type returns MsgReady.
+func (*Ready) Type() MsgType { return MsgReady }
 
 // The check methods hold the rules shared by encoders and decoders, so that
 // everything one side can send the other side accepts, and vice versa.

@@ -99,6 +99,7 @@ func TestStrings(t *testing.T) {
 	}{
 		{MsgHello.String(), "Hello"}, {MsgAccept.String(), "Accept"}, {MsgRefuse.String(), "Refuse"},
 		{MsgFrame.String(), "Frame"}, {MsgHeartbeat.String(), "Heartbeat"}, {MsgGoodbye.String(), "Goodbye"},
+		{MsgReady.String(), "Ready"},
 		{MsgType(0).String(), "MsgType(0)"}, {MsgType(200).String(), "MsgType(200)"},
 		{CodecJPEG.String(), "JPEG"}, {CodecBGR.String(), "BGR"}, {Codec(9).String(), "Codec(9)"},
 		{RefuseBadHello.String(), "bad hello"}, {RefuseVersion.String(), "unsupported version"},

@@ -208,7 +208,7 @@ func logStats(ctx context.Context, v *viewer.Viewer, every time.Duration, log *s
 		case <-t.C:
 			r := v.Stats().Report()
 			log.Info("stats", "frames", r.Frames, "fps", round2(r.FPS), "latency_p50_ms", round2(r.LatencyP50ms),
-				"latency_p99_ms", round2(r.LatencyP99ms), "dropped", r.Dropped, "skipped", r.Skipped,
+				"latency_p99_ms", round2(r.LatencyP99ms), "decode_p50_ms", round2(r.DecodeP50ms), "dropped", r.Dropped, "skipped", r.Skipped,
 				"width", r.Width, "height", r.Height, "no_signal", r.NoSignal, "connected", v.State().Live)
 		}
 	}
