@@ -19,6 +19,12 @@ const (
 	DefaultRetryInterval    = 2 * time.Second
 	DefaultNoSignalInterval = 500 * time.Millisecond
 	DefaultStallTimeout     = 3 * time.Second
+	// DemandIdle is how often an unpaced file or test pattern is read when
+	// nobody asks for frames (see Config.Demand).
+	DemandIdle = time.Second
+	// DemandAheadCost: frames that cost more than this to read and emit are
+	// made one ahead of demand (see Config.Demand).
+	DemandAheadCost = time.Millisecond
 )
 
 // shutdownGrace is how long Run waits, once its context is done, for an
@@ -52,6 +58,18 @@ type Config struct {
 	// long is shown as NO SIGNAL until it does (default 3s). The call itself
 	// cannot be interrupted; the backend's own timeout ends it.
 	StallTimeout time.Duration
+	// Demand, when set, paces the sources that can deliver faster than real
+	// time (files, the test pattern) when they are read unpaced (FPS = 0):
+	// a frame is read when Demand returns nil (a frame is wanted), else when
+	// its channel receives and Demand then returns nil, or after DemandIdle
+	// at the latest (which keeps the status fresh when nobody watches).
+	// ahead asks whether a frame is wanted ahead of a consumer waiting for
+	// it: true when the last frame cost more than DemandAheadCost to read
+	// and emit (decoding, encoding), so that the next one is ready when
+	// asked for; cheap frames (a passed-through JPEG) are made just in time
+	// and so are fresh. Live sources and paced reads ignore Demand.
+	// fanout.Hub.Waiting fits.
+	Demand func(ahead bool) <-chan struct{}
 	// Width, Height: size of the NO SIGNAL card (default Open's size, else 640x480).
 	Width, Height int
 	// Opener opens sources; nil = Open. Tests inject failing sources.
@@ -296,6 +314,10 @@ type runner struct {
 	frames   [2]gocv.Mat
 	nextBuf  int // the Mat the next read fills
 	inflight int // the Mat the read in flight fills
+	// demanded: reads wait for Config.Demand (an unpaced file or test pattern).
+	demanded bool
+	lastRead time.Time
+	lastCost time.Duration // read and emit of the last frame
 	// overlap: the next read starts before the current frame is emitted.
 	// Only for live sources, whose reads mostly wait for the device: a file
 	// or the test pattern read ahead while a frame is encoded would only
@@ -338,13 +360,16 @@ func (r *runner) loop(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		now := time.Now()
+		var demand <-chan struct{} // set while a due read waits for a consumer
 		if r.op == nil {
 			if r.src == nil {
 				if !now.Before(r.nextOpen) {
 					r.startOpen(now)
 				}
 			} else if !now.Before(r.nextRead) {
-				r.startRead(now)
+				if demand = r.demand(now); demand == nil {
+					r.startRead(now)
+				}
 			}
 		}
 		if r.op != nil && !r.stalled && now.Sub(r.opStart) >= r.cfg.StallTimeout {
@@ -372,6 +397,8 @@ func (r *runner) loop(ctx context.Context) error {
 		switch {
 		case r.op == nil && r.src == nil:
 			wake = earliest(wake, r.nextOpen)
+		case r.op == nil && demand != nil:
+			wake = earliest(wake, r.lastRead.Add(DemandIdle))
 		case r.op == nil:
 			wake = earliest(wake, r.nextRead)
 		case !r.stalled:
@@ -390,6 +417,7 @@ func (r *runner) loop(ctx context.Context) error {
 			} else {
 				r.read(res)
 			}
+		case <-demand: // a consumer waits: read on the next turn (Demand is asked again)
 		case <-timer.C:
 		}
 	}
@@ -421,8 +449,16 @@ func (r *runner) startOpen(now time.Time) {
 	}()
 }
 
+// demand returns nil when a frame should be read now, else the channel to wait on (Config.Demand).
+func (r *runner) demand(now time.Time) <-chan struct{} {
+	if !r.demanded || now.Sub(r.lastRead) >= DemandIdle {
+		return nil
+	}
+	return r.cfg.Demand(r.lastCost > DemandAheadCost)
+}
+
 func (r *runner) startRead(now time.Time) {
-	r.op, r.opKind, r.opStart = r.rd.res, opRead, now
+	r.op, r.opKind, r.opStart, r.lastRead = r.rd.res, opRead, now, now
 	if r.readIv > 0 {
 		r.nextRead = advance(r.nextRead, r.readIv, now)
 	}
@@ -449,6 +485,7 @@ func (r *runner) opened(res opResult) {
 	r.readIv = 0
 	_, rater := r.src.(NominalRater)
 	r.overlap = !rater
+	r.demanded = rater && r.cfg.FPS == 0 && r.cfg.Demand != nil
 	// Paced (FPS > 0), files and the test pattern play at their own rate, capped by FPS. Unpaced (FPS = 0) they
 	// are read as fast as they give, as CAPTURE_FPS=0 promises.
 	if nr, ok := r.src.(NominalRater); ok && r.cfg.FPS > 0 {
@@ -477,6 +514,7 @@ func (r *runner) read(res opResult) {
 		return
 	}
 	r.stalled = false
+	readStart := r.lastRead
 	if !r.admit(res.at) {
 		return // paced out; the source keeps its own rate
 	}
@@ -486,7 +524,9 @@ func (r *runner) read(res opResult) {
 	if now := time.Now(); r.overlap && !now.Before(r.nextRead) {
 		r.startRead(now)
 	}
-	if err := r.emitFrame(res); err != nil {
+	err := r.emitFrame(res)
+	r.lastCost = time.Since(readStart) // what the frame cost to read and emit
+	if err != nil {
 		// A bad frame is dropped, not a reason to drop the source.
 		if !r.loggedBad {
 			r.loggedBad = true

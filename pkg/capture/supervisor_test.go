@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -661,6 +662,83 @@ func TestSupervisorReadAhead(t *testing.T) {
 			}
 			if n := overlapped.Load(); (n > 0) != tc.wantOverlap {
 				t.Errorf("%d reads ran during an emit, want overlap %v", n, tc.wantOverlap)
+			}
+		})
+	}
+}
+
+// permits is a Config.Demand for tests: each permit lets one read through.
+type permits struct {
+	mu   sync.Mutex
+	n    int
+	wake chan struct{}
+}
+
+func (p *permits) demand(bool) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n > 0 {
+		p.n--
+		return nil
+	}
+	return p.wake
+}
+
+func (p *permits) give(n int) {
+	p.mu.Lock()
+	p.n += n
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// An unpaced file or test pattern is read when a consumer asks (Config.Demand), and once per DemandIdle when
+// nobody does; live sources and paced files ignore Demand.
+func TestSupervisorDemand(t *testing.T) {
+	tests := []struct {
+		name   string
+		file   bool
+		fps    float64
+		give   int // permits given after the first frame
+		lo, hi int // frames emitted in 500 ms
+	}{
+		{"unpaced file, nobody asks: the first frame only", true, 0, 0, 1, 1},
+		{"unpaced file, 5 asks: 5 more frames", true, 0, 5, 6, 6},
+		{"unpaced file, asked once: one more frame", true, 0, 1, 2, 2},
+		{"paced file ignores demand: its own 30 fps", true, 100, 0, 10, 20},
+		{"live source ignores demand", false, 0, 0, 20, 1 << 30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkMats(t)
+			var emitting atomic.Bool
+			var overlapped atomic.Int32
+			opener := func(string, Options, *slog.Logger) (Source, error) {
+				s := stampSource{emitting: &emitting, overlapped: &overlapped}
+				if tc.file {
+					return &stampFile{s}, nil
+				}
+				return &s, nil
+			}
+			p := &permits{wake: make(chan struct{}, 1)}
+			log, _ := testLogger(t)
+			sup := NewSupervisor(Config{Source: "x", Opener: opener, Log: log, FPS: tc.fps, Demand: p.demand})
+			var n atomic.Int32
+			first := make(chan struct{})
+			go func() {
+				<-first
+				time.Sleep(50 * time.Millisecond)
+				p.give(tc.give)
+			}()
+			runFor(t, sup, 500*time.Millisecond, func(f *Frame) {
+				if n.Add(1) == 1 {
+					close(first)
+				}
+			})
+			if got := int(n.Load()); got < tc.lo || got > tc.hi {
+				t.Errorf("%d frames in 500 ms, want %d..%d", got, tc.lo, tc.hi)
 			}
 		})
 	}

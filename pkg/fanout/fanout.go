@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,11 +34,36 @@ type Hub[K comparable, V any] struct {
 	latest V
 	has    bool
 	closed bool
+
+	waiters atomic.Int32  // subscribers blocked in Next with an empty slot
+	roomy   atomic.Int32  // subscribers with an empty slot
+	waiting chan struct{} // capacity 1: a subscriber took a value or started waiting
 }
 
 // New returns a hub that accepts at most max subscribers (0 means no limit).
 func New[K comparable, V any](max int) *Hub[K, V] {
-	return &Hub[K, V]{max: max, subs: make(map[*Sub[K, V]]struct{}), counts: make(map[K]int)}
+	return &Hub[K, V]{max: max, subs: make(map[*Sub[K, V]]struct{}), counts: make(map[K]int),
+		waiting: make(chan struct{}, 1)}
+}
+
+// Waiting returns nil when a subscriber wants a value now: one is blocked in Next with nothing to take or, with
+// ahead, one has taken the last value (its slot is empty); otherwise a channel that receives when that may have
+// changed. A publisher that can make values at any time (a video file read as fast as it gives) uses it to make
+// them only when they are wanted: a cheap value just in time, so it is fresh; a costly one ahead, so that nobody
+// waits for the work. A value may arrive on the channel when nothing is wanted any more: ask again.
+func (h *Hub[K, V]) Waiting(ahead bool) <-chan struct{} {
+	if h.waiters.Load() > 0 || ahead && h.roomy.Load() > 0 {
+		return nil
+	}
+	return h.waiting
+}
+
+// signal wakes a publisher blocked on Waiting's channel.
+func (h *Hub[K, V]) signal() {
+	select {
+	case h.waiting <- struct{}{}:
+	default:
+	}
 }
 
 // Subscribe adds a subscriber for key. It fails with ErrFull at the limit and ErrClosed after Close.
@@ -58,6 +84,8 @@ func (h *Hub[K, V]) subscribeLocked(key K) (*Sub[K, V], error) {
 	h.subs[s] = struct{}{}
 	h.counts[key]++
 	h.rebuildKeys()
+	h.roomy.Add(1)
+	h.signal()
 	return s, nil
 }
 
@@ -152,6 +180,7 @@ type Sub[K comparable, V any] struct {
 	slot    V
 	full    bool
 	ended   bool
+	waiting bool // blocked in Next with an empty slot (counted in hub.waiters)
 	dropped uint64
 }
 
@@ -160,10 +189,17 @@ func (s *Sub[K, V]) Key() K { return s.key }
 
 func (s *Sub[K, V]) put(v V) {
 	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
 	if s.full {
 		s.dropped++
+	} else {
+		s.hub.roomy.Add(-1)
 	}
 	s.slot, s.full = v, true
+	s.setWaiting(false)
 	s.mu.Unlock()
 	select {
 	case s.ready <- struct{}{}:
@@ -190,19 +226,46 @@ func (s *Sub[K, V]) NextOrTimer(ctx context.Context, timer <-chan time.Time) (V,
 		if s.full {
 			v := s.slot
 			s.slot, s.full = zero, false
+			s.hub.roomy.Add(1)
 			s.mu.Unlock()
+			s.hub.signal()
 			return v, nil
 		}
+		s.setWaiting(true)
 		s.mu.Unlock()
+		s.hub.signal()
 		select {
 		case <-s.ready:
 		case <-s.done:
 		case <-ctx.Done():
+			s.notWaiting()
 			return zero, ctx.Err()
 		case <-timer:
+			s.notWaiting()
 			return zero, ErrTimeout
 		}
 	}
+}
+
+// setWaiting marks s as waiting for a value, or not, and keeps the hub's count; s.mu is held. A value put into
+// the slot ends the wait at once (not when the subscriber wakes up), so a publisher asking Waiting right after
+// Publish does not see the subscriber it just served as still waiting.
+func (s *Sub[K, V]) setWaiting(w bool) {
+	if s.waiting == w {
+		return
+	}
+	s.waiting = w
+	if w {
+		s.hub.waiters.Add(1)
+	} else {
+		s.hub.waiters.Add(-1)
+	}
+}
+
+func (s *Sub[K, V]) notWaiting() {
+	s.mu.Lock()
+	s.setWaiting(false)
+	s.mu.Unlock()
 }
 
 // Dropped returns how many values were replaced in the slot before this subscriber took them.
@@ -225,7 +288,11 @@ func (s *Sub[K, V]) closeLocked() {
 	if s.ended {
 		return
 	}
+	if !s.full {
+		s.hub.roomy.Add(-1)
+	}
 	s.ended = true
+	s.setWaiting(false)
 	var zero V
 	s.slot, s.full = zero, false // release the value for the garbage collector
 	close(s.done)

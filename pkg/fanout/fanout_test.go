@@ -224,3 +224,84 @@ func TestSubscribeLimited(t *testing.T) {
 		t.Fatalf("key %d, want 9", s.Key())
 	}
 }
+
+// Waiting tells a publisher whether a subscriber is blocked for a value, and wakes it when one starts to be.
+func TestWaiting(t *testing.T) {
+	h := New[int, int](0)
+	if h.Waiting(false) == nil {
+		t.Fatal("no subscriber, yet Waiting says one waits")
+	}
+	s, _ := h.Subscribe(0)
+	defer s.Close()
+	ch := h.Waiting(false)
+	if ch == nil {
+		t.Fatal("a subscriber that is not in Next counts as waiting")
+	}
+	got := make(chan int)
+	go func() {
+		v, err := s.Next(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal when the subscriber started waiting")
+	}
+	for h.Waiting(false) != nil { // the signal comes just before the subscriber blocks
+		time.Sleep(time.Millisecond)
+	}
+	h.Publish(1)
+	if h.Waiting(false) == nil {
+		t.Fatal("the subscriber was just given a value, yet Waiting says it still waits")
+	}
+	if v := <-got; v != 1 {
+		t.Fatalf("got %d", v)
+	}
+	if h.Waiting(false) == nil {
+		t.Fatal("the subscriber took its value and is no longer waiting, yet Waiting says it is")
+	}
+	h.Publish(2) // the slot is full: nobody waits
+	if h.Waiting(false) == nil {
+		t.Fatal("a subscriber with a full slot counts as waiting")
+	}
+}
+
+// Waiting(true) wants a value whenever a subscriber's slot is empty: made ahead, it is there when asked for.
+func TestWaitingAhead(t *testing.T) {
+	h := New[int, int](0)
+	if h.Waiting(true) == nil {
+		t.Fatal("no subscriber, yet a value is wanted")
+	}
+	s, _ := h.Subscribe(0)
+	if h.Waiting(true) != nil {
+		t.Fatal("a new subscriber's slot is empty, yet no value is wanted")
+	}
+	h.Publish(1)
+	ch := h.Waiting(true)
+	if ch == nil {
+		t.Fatal("the only slot is full, yet a value is wanted")
+	}
+	if v, err := s.Next(context.Background()); err != nil || v != 1 {
+		t.Fatalf("got %d, %v", v, err)
+	}
+	select {
+	case <-ch:
+	default:
+		t.Fatal("taking the value did not signal")
+	}
+	if h.Waiting(true) != nil {
+		t.Fatal("the slot was emptied, yet no value is wanted")
+	}
+	s.Close()
+	if h.Waiting(true) == nil {
+		t.Fatal("the only subscriber left, yet a value is wanted")
+	}
+	h.Close()
+	h.Publish(2)
+	if h.Waiting(true) == nil {
+		t.Fatal("a closed hub wants values")
+	}
+}

@@ -73,12 +73,18 @@ func serve(args []string, environ map[string]string, stdout, stderr io.Writer) i
 	defer hub.Close()
 	enc := encode.New(cfg.Quality, m)
 	defer enc.Close()
+	// Unpaced files and the test pattern are read when a viewer wants a frame; a preview window wants them all.
+	demand := hub.Waiting
+	if cfg.Preview {
+		demand = nil
+	}
 	sup := capture.NewSupervisor(capture.Config{
 		Source:      cfg.Source,
 		Open:        capture.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS},
 		FPS:         cfg.FPS,
 		Transform:   capture.Transform{ResizeWidth: cfg.ResizeWidth, Mirror: cfg.Mirror},
 		Passthrough: cfg.Passthrough == "auto",
+		Demand:      demand,
 		Width:       cfg.Width, Height: cfg.Height,
 		Log: log,
 	})
