@@ -143,6 +143,11 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
 		t.Errorf("stream over TLS: %s %s", resp.Proto, resp.Status)
 	}
+	// The server shares its TLS config with the stream server: serving HTTP/2 must not have changed it (a data
+	// race with the stream server's handshakes, found by the hostile suite).
+	if len(cfg.NextProtos) != 0 {
+		t.Errorf("the caller's TLS config was changed: NextProtos %q", cfg.NextProtos)
+	}
 
 	untrusting := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	_, err = untrusting.Get(e.url + "/snapshot.jpg")

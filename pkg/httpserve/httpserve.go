@@ -170,8 +170,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stop(nil)
 	srv := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         s.cfg.TLS,
+		Handler: s.handler,
+		// A copy: ServeTLS adds HTTP/2 to the config's NextProtos, and the caller may share it (with the stream
+		// server, whose handshakes read it meanwhile).
+		TLSConfig:         s.cfg.TLS.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
