@@ -36,7 +36,7 @@ type Hub[K comparable, V any] struct {
 	closed bool
 
 	waiters atomic.Int32  // subscribers blocked in Next with an empty slot
-	roomy   atomic.Int32  // subscribers with an empty slot
+	roomy   atomic.Int32  // subscribers with nothing unclaimed in their slot (Sub.roomy)
 	waiting chan struct{} // capacity 1: a subscriber took a value or started waiting
 }
 
@@ -84,6 +84,7 @@ func (h *Hub[K, V]) subscribeLocked(key K) (*Sub[K, V], error) {
 	h.subs[s] = struct{}{}
 	h.counts[key]++
 	h.rebuildKeys()
+	s.roomy = true
 	h.roomy.Add(1)
 	h.signal()
 	return s, nil
@@ -181,6 +182,7 @@ type Sub[K comparable, V any] struct {
 	full    bool
 	ended   bool
 	waiting bool // blocked in Next with an empty slot (counted in hub.waiters)
+	roomy   bool // nothing unclaimed in the slot: empty, or given to a waiting Next (counted in hub.roomy)
 	dropped uint64
 }
 
@@ -195,7 +197,11 @@ func (s *Sub[K, V]) put(v V) {
 	}
 	if s.full {
 		s.dropped++
-	} else {
+	}
+	// A subscriber blocked in Next takes v at once: it stays roomy, so that a publisher making values ahead
+	// (Waiting(true)) makes the next one now rather than when the subscriber has woken up.
+	if s.roomy && !s.waiting {
+		s.roomy = false
 		s.hub.roomy.Add(-1)
 	}
 	s.slot, s.full = v, true
@@ -226,9 +232,14 @@ func (s *Sub[K, V]) NextOrTimer(ctx context.Context, timer <-chan time.Time) (V,
 		if s.full {
 			v := s.slot
 			s.slot, s.full = zero, false
-			s.hub.roomy.Add(1)
+			if !s.roomy {
+				s.roomy = true
+				s.hub.roomy.Add(1)
+				s.mu.Unlock()
+				s.hub.signal()
+				return v, nil
+			}
 			s.mu.Unlock()
-			s.hub.signal()
 			return v, nil
 		}
 		s.setWaiting(true)
@@ -288,7 +299,8 @@ func (s *Sub[K, V]) closeLocked() {
 	if s.ended {
 		return
 	}
-	if !s.full {
+	if s.roomy {
+		s.roomy = false
 		s.hub.roomy.Add(-1)
 	}
 	s.ended = true

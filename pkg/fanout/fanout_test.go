@@ -295,6 +295,22 @@ func TestWaitingAhead(t *testing.T) {
 	if h.Waiting(true) != nil {
 		t.Fatal("the slot was emptied, yet no value is wanted")
 	}
+	// A subscriber blocked in Next takes a value at once: the next one is wanted ahead right after Publish.
+	got := make(chan int)
+	go func() {
+		v, _ := s.Next(context.Background())
+		got <- v
+	}()
+	for h.Waiting(false) != nil {
+		time.Sleep(time.Millisecond)
+	}
+	h.Publish(3)
+	if h.Waiting(true) != nil {
+		t.Fatal("the value went to a waiting subscriber, yet the next one is not wanted ahead")
+	}
+	if v := <-got; v != 3 {
+		t.Fatalf("got %d", v)
+	}
 	s.Close()
 	if h.Waiting(true) == nil {
 		t.Fatal("the only subscriber left, yet a value is wanted")

@@ -12,7 +12,7 @@ type config struct {
 	Source        string        `env:"CAPTURE_SOURCE" envDefault:"/dev/video0" help:"camera device path or index, video file, rtsp:// or http:// URL, or testpattern"`
 	Width         int           `env:"CAPTURE_WIDTH" envDefault:"1280" min:"16" max:"7680" help:"width asked of the camera; size of the test pattern and NO SIGNAL card"`
 	Height        int           `env:"CAPTURE_HEIGHT" envDefault:"720" min:"16" max:"4320" help:"height asked of the camera; size of the test pattern and NO SIGNAL card"`
-	FPS           float64       `env:"CAPTURE_FPS" envDefault:"30" min:"0" max:"240" help:"frames per second at most; 0 = as fast as the source gives (files, test pattern)"`
+	FPS           float64       `env:"CAPTURE_FPS" envDefault:"30" min:"0" max:"240" help:"frames per second at most; 0 = as fast as the source gives (files and the test pattern: as fast as viewers take them)"`
 	ResizeWidth   int           `env:"CAPTURE_RESIZE_WIDTH" envDefault:"0" min:"0" max:"7680" help:"scale frames to this width, keeping the aspect ratio (0 = off)"`
 	Mirror        bool          `env:"CAPTURE_MIRROR" envDefault:"false" help:"flip frames horizontally, like a mirror"`
 	Passthrough   string        `env:"CAPTURE_PASSTHROUGH" envDefault:"auto" oneof:"auto|off" help:"auto: send a camera's or file's own JPEG untouched when no transform needs pixels; off: always decode and encode"`

@@ -45,8 +45,10 @@ type result struct {
 	Decode  stage `json:"decode"`
 	// DecodeSource decodes the clip's own JPEGs (what a viewer decodes with passthrough) instead of OpenCV's.
 	DecodeSource stage `json:"decode_source"`
-	// EncodePaced and DecodePaced are the same calls made once every 1/30 s, as a paced server and viewer make
-	// them: the CPU idles between calls (caches and branch predictors cool down, the vCPU halts).
+	// ReadPaced, EncodePaced and DecodePaced are the same calls made once every 1/30 s, as a paced server and
+	// viewer make them: the CPU idles between calls (caches and branch predictors cool down, the vCPU halts).
+	// ReadPaced's CPU is the process's over the whole stage (FFmpeg's threads may work between calls).
+	ReadPaced   stage `json:"read_paced"`
 	EncodePaced stage `json:"encode_paced"`
 	DecodePaced stage `json:"decode_paced"`
 }
@@ -90,6 +92,28 @@ func open(clip string, raw bool) *gocv.VideoCapture {
 		}
 	}
 	return vc
+}
+
+// readPaced reads n frames decoded to BGR, one every tick.
+func readPaced(clip string, n int, tick time.Duration) stage {
+	vc := open(clip, false)
+	defer vc.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	walls := make([]time.Duration, 0, n)
+	next := time.Now()
+	cpu0 := cpuNow()
+	for len(walls) < n {
+		next = next.Add(tick)
+		time.Sleep(time.Until(next))
+		t := time.Now()
+		if !vc.Read(&m) || m.Empty() {
+			fmt.Fprintln(os.Stderr, "floor: paced read failed")
+			os.Exit(1)
+		}
+		walls = append(walls, time.Since(t))
+	}
+	return summarise(walls, cpuNow()-cpu0)
 }
 
 // read reads n frames (rewinding at the end of the clip) and keeps clones of the first keep of them.
@@ -206,6 +230,7 @@ func main() {
 	// The same calls at 30 fps.
 	tick := time.Second / 30
 	paced := *n / 3
+	res.ReadPaced = readPaced(*clip, paced, tick)
 	next := time.Now()
 	walls = walls[:0]
 	var cpu time.Duration
