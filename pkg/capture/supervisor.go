@@ -228,11 +228,14 @@ var ErrAlreadyRunning = errors.New("capture: supervisor already running")
 // nil when ctx is done, after closing the source; it never returns because
 // the source failed.
 //
-// emit is called from Run's goroutine, one frame at a time. The source is
-// read on a goroutine of its own; a live source's next frame is read while
-// the current one is emitted (at most one read ahead), a file's or the test
-// pattern's after. A slow emit slows capture (frames of live sources are
-// then dropped by the source or its backend, not queued here). If an open or read is still blocked in the
+// emit is called one frame at a time (calls never overlap), from Run's
+// goroutine or, for a file's or the test pattern's frames, from the
+// goroutine that read them (so a frame is encoded where it was decoded).
+// The source is read on a goroutine of its own; a live source's next frame
+// is read while the current one is emitted (at most one read ahead), a
+// file's or the test pattern's after. A slow emit slows capture (frames of
+// live sources are then dropped by the source or its backend, not queued
+// here). No emit call starts once Run has begun to return. If an open or read is still blocked in the
 // backend shutdownGrace after ctx is done, Run returns anyway and the
 // source is closed by a goroutine as soon as that call returns.
 func (s *Supervisor) Run(ctx context.Context, emit func(*Frame)) error {
@@ -272,28 +275,36 @@ const (
 )
 
 type opResult struct {
-	src  Source // opOpen
-	kind Kind   // opRead
-	buf  int    // opRead: the index of the frame Mat filled
-	err  error
-	at   time.Time
+	src     Source // opOpen
+	kind    Kind   // opRead
+	buf     int    // opRead: the index of the frame Mat filled
+	emitted bool   // opRead: the reader emitted the frame already (see runner.inline)
+	err     error
+	at      time.Time
 }
 
 // reader reads one opened source on a long-lived goroutine: every request
 // names a Mat to fill and gets exactly one result on res. Reading on one
 // goroutine (not one per frame) keeps its stack grown for the backend's
 // calls, and lets the next frame be read while the current one is emitted.
+// With inline set, the reader emits each frame it read itself, before it
+// sends the result: the frame is then encoded on the thread that decoded it,
+// while it is still in the CPU's caches, as the seed's single loop does.
 type reader struct {
 	req chan int      // index into runner.frames; closed when the source is done with
 	res chan opResult // buffered: one request is in flight at most
 }
 
-func startReader(src Source, frames *[2]gocv.Mat) *reader {
+func startReader(src Source, frames *[2]gocv.Mat, inline func(*opResult)) *reader {
 	rd := &reader{req: make(chan int), res: make(chan opResult, 1)}
 	go func() {
 		for buf := range rd.req {
 			k, err := src.Read(&frames[buf])
-			rd.res <- opResult{kind: k, buf: buf, err: err, at: time.Now()}
+			res := opResult{kind: k, buf: buf, err: err, at: time.Now()}
+			if inline != nil && err == nil {
+				inline(&res)
+			}
+			rd.res <- res
 		}
 	}()
 	return rd
@@ -301,7 +312,8 @@ func startReader(src Source, frames *[2]gocv.Mat) *reader {
 
 // runner is the state of one Run. Its fields belong to Run's goroutine,
 // except that while a read is in flight the reader goroutine uses src and
-// frames[inflight] (handed over and back through the reader's channels).
+// frames[inflight] (handed over and back through the reader's channels) and,
+// emitting inline, what emitting uses (under emitMu).
 type runner struct {
 	s    *Supervisor
 	cfg  *Config
@@ -342,6 +354,12 @@ type runner struct {
 	stalled                                bool // a read is overdue: shown as no signal
 
 	loggedDHT, loggedBad, loggedDecode bool
+
+	// emitMu serialises emit calls: frames may be emitted by the reader
+	// (inline, files and the test pattern) while the loop emits the card.
+	// closed (under emitMu) stops a reader that outlives Run from emitting.
+	emitMu sync.Mutex
+	closed bool
 }
 
 func (r *runner) closeMats() {
@@ -480,10 +498,14 @@ func (r *runner) opened(res opResult) {
 		return
 	}
 	r.src = res.src
-	r.rd = startReader(r.src, &r.frames)
+	_, rater := r.src.(NominalRater)
+	var inline func(*opResult)
+	if rater {
+		inline = r.inline
+	}
+	r.rd = startReader(r.src, &r.frames, inline)
 	r.stalled = false
 	r.readIv = 0
-	_, rater := r.src.(NominalRater)
 	r.overlap = !rater
 	r.demanded = rater && r.cfg.FPS == 0 && r.cfg.Demand != nil
 	// Paced (FPS > 0), files and the test pattern play at their own rate, capped by FPS. Unpaced (FPS = 0) they
@@ -514,25 +536,40 @@ func (r *runner) read(res opResult) {
 		return
 	}
 	r.stalled = false
-	readStart := r.lastRead
-	if !r.admit(res.at) {
-		return // paced out; the source keeps its own rate
+	if res.emitted {
+		return
 	}
+	readStart := r.lastRead
 	// A live source: read its next frame into the other Mat while this one
 	// is emitted, so the frame is taken from the device as soon as it is
 	// there and its decoding overlaps this one's encoding.
 	if now := time.Now(); r.overlap && !now.Before(r.nextRead) {
 		r.startRead(now)
 	}
+	r.emitRead(res, readStart)
+}
+
+// inline emits a file's or the test pattern's frame on the reader's
+// goroutine (see reader); the loop then only does the bookkeeping.
+func (r *runner) inline(res *opResult) {
+	res.emitted = true
+	r.emitRead(*res, r.lastRead) // lastRead was written before the read was asked for
+}
+
+// emitRead paces and emits a frame the source delivered. A bad frame is
+// dropped (logged once per open), not a reason to drop the source.
+func (r *runner) emitRead(res opResult, readStart time.Time) {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	if r.closed || !r.admit(res.at) {
+		return // shut down, or paced out (the source keeps its own rate)
+	}
 	err := r.emitFrame(res)
 	r.lastCost = time.Since(readStart) // what the frame cost to read and emit
-	if err != nil {
-		// A bad frame is dropped, not a reason to drop the source.
-		if !r.loggedBad {
-			r.loggedBad = true
-			r.s.log.Warn("capture: dropping a frame the supervisor cannot use (logged once per open)",
-				"source", r.s.desc, "err", err)
-		}
+	if err != nil && !r.loggedBad {
+		r.loggedBad = true
+		r.s.log.Warn("capture: dropping a frame the supervisor cannot use (logged once per open)",
+			"source", r.s.desc, "err", err)
 	}
 }
 
@@ -634,6 +671,8 @@ func (r *runner) emitFrame(res opResult) error {
 }
 
 func (r *runner) emitCard(now time.Time) {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
 	RenderNoSignal(&r.card, r.cfg.Width, r.cfg.Height, r.s.desc, now)
 	r.out = Frame{Captured: now, Width: r.card.Cols(), Height: r.card.Rows(), Kind: KindPixels, Mat: &r.card, NoSignal: true}
 	r.emit(&r.out)
@@ -642,6 +681,9 @@ func (r *runner) emitCard(now time.Time) {
 // shutdown ends an open or read in flight (waiting at most shutdownGrace)
 // and closes the source exactly once.
 func (r *runner) shutdown() {
+	r.emitMu.Lock()
+	r.closed = true // a read returning from now on is not emitted
+	r.emitMu.Unlock()
 	if r.op != nil {
 		grace := time.NewTimer(shutdownGrace)
 		defer grace.Stop()

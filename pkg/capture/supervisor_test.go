@@ -8,6 +8,7 @@ import (
 	"image/color"
 	stdjpeg "image/jpeg"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -229,30 +230,50 @@ func TestSupervisorCancelDuringBlockedRead(t *testing.T) {
 }
 
 // A read that stalls then returns: cards meanwhile, then live again.
+// fakeFile is a fakeSource with a nominal rate, as a file has: the supervisor emits its frames on the reader's
+// goroutine (inline), while the loop emits the cards.
+type fakeFile struct{ *fakeSource }
+
+func (f fakeFile) NominalFPS() float64 { return 100 }
+
 func TestSupervisorStall(t *testing.T) {
-	checkMats(t)
-	log, rec := testLogger(t)
-	release := make(chan struct{})
-	op := &fakeOpener{mk: func(int) *fakeSource {
-		return &fakeSource{tp: NewTestPattern(160, 120, false), block: release, blockAt: 5, delay: 5 * time.Millisecond}
-	}}
-	sup := NewSupervisor(Config{Source: "0", Opener: op.open, Log: log, StallTimeout: 100 * time.Millisecond,
-		NoSignalInterval: 30 * time.Millisecond})
-	go func() { time.Sleep(400 * time.Millisecond); close(release) }()
-	var c collector
-	runFor(t, sup, 700*time.Millisecond, c.emit)
-	if got := runs(c.snapshot()); !equalStrings(got, []string{"live", "card", "live"}) {
-		t.Errorf("emitted %v, want live, cards, live", got)
+	for _, file := range []bool{false, true} {
+		t.Run(map[bool]string{false: "live source", true: "file"}[file], func(t *testing.T) {
+			checkMats(t)
+			log, rec := testLogger(t)
+			release := make(chan struct{})
+			op := &fakeOpener{mk: func(int) *fakeSource {
+				return &fakeSource{tp: NewTestPattern(160, 120, false), block: release, blockAt: 5, delay: 5 * time.Millisecond}
+			}}
+			opener := op.open
+			if file {
+				opener = func(spec string, opt Options, log *slog.Logger) (Source, error) {
+					s, err := op.open(spec, opt, log)
+					if err != nil {
+						return nil, err
+					}
+					return fakeFile{s.(*fakeSource)}, nil
+				}
+			}
+			sup := NewSupervisor(Config{Source: "0", Opener: opener, Log: log, StallTimeout: 100 * time.Millisecond,
+				NoSignalInterval: 30 * time.Millisecond})
+			go func() { time.Sleep(400 * time.Millisecond); close(release) }()
+			var c collector
+			runFor(t, sup, 700*time.Millisecond, c.emit)
+			if got := runs(c.snapshot()); !equalStrings(got, []string{"live", "card", "live"}) {
+				t.Errorf("emitted %v, want live, cards, live", got)
+			}
+			for msg, want := range map[string]int{msgLive: 1, msgNoSignal: 1, msgLiveAgain: 1} {
+				if got := rec.count(msg); got != want {
+					t.Errorf("%q logged %d times, want %d", msg, got, want)
+				}
+			}
+			if op.opens != 1 {
+				t.Errorf("%d opens: a stalled source must not be reopened while its read runs", op.opens)
+			}
+			op.checkClosedOnce(t)
+		})
 	}
-	for msg, want := range map[string]int{msgLive: 1, msgNoSignal: 1, msgLiveAgain: 1} {
-		if got := rec.count(msg); got != want {
-			t.Errorf("%q logged %d times, want %d", msg, got, want)
-		}
-	}
-	if op.opens != 1 {
-		t.Errorf("%d opens: a stalled source must not be reopened while its read runs", op.opens)
-	}
-	op.checkClosedOnce(t)
 }
 
 // Cancel returns quickly with real sources and closes them.
@@ -610,7 +631,8 @@ func (s *stampFile) NominalFPS() float64 { return 30 }
 
 // A live source's next frame is read while the current one is emitted, into
 // the other Mat: the frame under emit never changes and none is lost or
-// repeated. A file (a NominalRater) is read only after the emit returns.
+// repeated. A file (a NominalRater) is read only after the emit returns, and
+// its frames are emitted by the goroutine that read them.
 func TestSupervisorReadAhead(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -634,11 +656,14 @@ func TestSupervisorReadAhead(t *testing.T) {
 			log, _ := testLogger(t)
 			sup := NewSupervisor(Config{Source: "0", Opener: opener, Log: log})
 			var got []int
-			var changed int
+			var changed, onReader int
 			runFor(t, sup, 500*time.Millisecond, func(f *Frame) {
 				if f.NoSignal {
 					t.Error("NO SIGNAL from a working source")
 					return
+				}
+				if buf := make([]byte, 8192); bytes.Contains(buf[:runtime.Stack(buf, false)], []byte("capture.startReader")) {
+					onReader++
 				}
 				emitting.Store(true)
 				before := f.Mat.GetUCharAt(0, 0)
@@ -662,6 +687,11 @@ func TestSupervisorReadAhead(t *testing.T) {
 			}
 			if n := overlapped.Load(); (n > 0) != tc.wantOverlap {
 				t.Errorf("%d reads ran during an emit, want overlap %v", n, tc.wantOverlap)
+			}
+			// A file's frames are emitted by the goroutine that read them (encoded where they were decoded); a
+			// live source's by the loop, while the reader reads the next.
+			if wantReader := map[bool]int{true: len(got), false: 0}[tc.file]; onReader != wantReader {
+				t.Errorf("%d of %d frames emitted on the reader's goroutine, want %d", onReader, len(got), wantReader)
 			}
 		})
 	}
