@@ -23,6 +23,7 @@ type config struct {
 	TLSServerName string        `env:"TLS_SERVER_NAME" help:"name to verify in the server's certificate (default: SERVER_ADDR's host)"`
 	LogFormat     string        `env:"LOG_FORMAT" envDefault:"text" oneof:"text|json" help:"log format"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" oneof:"debug|info|warn|error" help:"least severe level logged"`
+	PprofAddr     string        `env:"PPROF_ADDR" envDefault:"off" help:"serve Go's pprof profiles on this address, e.g. 127.0.0.1:6061 (they show internals: keep it on loopback); off = none"`
 }
 
 const summary = "camstream viewer: receives a camstream server's frames and shows them in a window or logs stats headless"
@@ -36,6 +37,9 @@ func loadConfig(environ map[string]string) (config, error) {
 	host, _, err := net.SplitHostPort(c.ServerAddr)
 	if err != nil || host == "" {
 		return c, envconfig.Errors{envconfig.Invalid("SERVER_ADDR", c.ServerAddr, "host:port, e.g. localhost:8485")}
+	}
+	if _, _, err := net.SplitHostPort(c.PprofAddr); c.PprofAddr != "off" && err != nil {
+		return c, envconfig.Errors{envconfig.Invalid("PPROF_ADDR", c.PprofAddr, "host:port, e.g. 127.0.0.1:6061, or off")}
 	}
 	if c.TLSCAFile != "" {
 		c.TLS = true

@@ -25,6 +25,8 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{"display", map[string]string{"VIEWER_DISPLAY": "yes"}, `VIEWER_DISPLAY="yes": want one of auto, window, none`, nil},
 		{"decode", map[string]string{"VIEWER_DECODE": "maybe"}, `VIEWER_DECODE="maybe": want true or false`, nil},
+		{"profiles off by default", nil, "", func(c config) bool { return c.PprofAddr == "off" }},
+		{"profiles addr", map[string]string{"PPROF_ADDR": "6061"}, `PPROF_ADDR="6061": want host:port, e.g. 127.0.0.1:6061, or off`, nil},
 		{"interval", map[string]string{"STATS_INTERVAL": "0s"}, `STATS_INTERVAL="0s"`, nil},
 		{"addr", map[string]string{"SERVER_ADDR": ":8485"}, `SERVER_ADDR=":8485"`, nil},
 		{"record needs decode", map[string]string{"RECORD_PATH": "x.avi", "VIEWER_DECODE": "false"}, `VIEWER_DECODE="false"`, nil},

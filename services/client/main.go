@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/camstream/camstream/pkg/display"
 	"github.com/camstream/camstream/pkg/envconfig"
 	"github.com/camstream/camstream/pkg/logging"
+	"github.com/camstream/camstream/pkg/profiling"
 	"github.com/camstream/camstream/pkg/record"
 	"github.com/camstream/camstream/pkg/tlsconfig"
 	"github.com/camstream/camstream/pkg/viewer"
@@ -105,6 +107,16 @@ func view(args []string, environ map[string]string, stdout, stderr io.Writer) in
 	g.Add(func() error { return v.Run(ctx) }, func(error) { cancel() })
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	g.Add(func() error { logStats(statsCtx, v, cfg.StatsInterval, log); return nil }, func(error) { stopStats() })
+	if cfg.PprofAddr != "off" {
+		ln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			log.Error("cannot serve profiles", "err", err)
+			return 1
+		}
+		log.Info("serving Go profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+		profCtx, stopProf := context.WithCancel(context.Background())
+		g.Add(func() error { return profiling.Serve(profCtx, ln) }, func(error) { stopProf() })
+	}
 	if window {
 		err, windowErr := display.RunGroup(&g, slot, display.Options{
 			Title: "camstream — " + cfg.ServerAddr, SnapshotDir: cfg.SnapshotDir, Log: log,

@@ -30,6 +30,7 @@ type config struct {
 	Preview       bool          `env:"SERVER_PREVIEW" envDefault:"false" help:"also show the captured picture in a window on the server's display"`
 	LogFormat     string        `env:"LOG_FORMAT" envDefault:"text" oneof:"text|json" help:"log format"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" oneof:"debug|info|warn|error" help:"least severe level logged"`
+	PprofAddr     string        `env:"PPROF_ADDR" envDefault:"off" help:"serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (they show internals: keep it on loopback); off = none"`
 }
 
 const summary = "camstream capture server: reads a camera (or file, URL, test pattern) and serves it to any number of viewers"
@@ -46,6 +47,9 @@ func loadConfig(environ map[string]string) (config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); c.HTTPAddr != "off" && err != nil {
 		errs = append(errs, envconfig.Invalid("HTTP_ADDR", c.HTTPAddr, "host:port, e.g. :8080, or off"))
+	}
+	if _, _, err := net.SplitHostPort(c.PprofAddr); c.PprofAddr != "off" && err != nil {
+		errs = append(errs, envconfig.Invalid("PPROF_ADDR", c.PprofAddr, "host:port, e.g. 127.0.0.1:6060, or off"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, envconfig.Invalid("TLS_KEY_FILE", c.TLSKey, "set together with TLS_CERT_FILE (both or neither)"))

@@ -26,6 +26,11 @@ func TestLoadConfig(t *testing.T) {
 			return c.Source == "/dev/video0" && c.HTTPAddr == ":8080"
 		}},
 		{"http addr", map[string]string{"HTTP_ADDR": "8080"}, `HTTP_ADDR="8080": want host:port, e.g. :8080, or off`, nil},
+		{"profiles off by default", nil, "", func(c config) bool { return c.PprofAddr == "off" }},
+		{"profiles on loopback", map[string]string{"PPROF_ADDR": "127.0.0.1:6060"}, "", func(c config) bool {
+			return c.PprofAddr == "127.0.0.1:6060"
+		}},
+		{"profiles addr", map[string]string{"PPROF_ADDR": "on"}, `PPROF_ADDR="on": want host:port, e.g. 127.0.0.1:6060, or off`, nil},
 		{"fps", map[string]string{"CAPTURE_FPS": "300"}, `CAPTURE_FPS="300"`, nil},
 		{"quality", map[string]string{"JPEG_QUALITY": "high"}, `JPEG_QUALITY="high": want an integer from 1 to 100`, nil},
 		{"passthrough", map[string]string{"CAPTURE_PASSTHROUGH": "on"}, `CAPTURE_PASSTHROUGH="on": want one of auto, off`, nil},

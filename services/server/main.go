@@ -28,6 +28,7 @@ import (
 	"github.com/camstream/camstream/pkg/listenaddr"
 	"github.com/camstream/camstream/pkg/logging"
 	"github.com/camstream/camstream/pkg/metrics"
+	"github.com/camstream/camstream/pkg/profiling"
 	"github.com/camstream/camstream/pkg/streamserver"
 	"github.com/camstream/camstream/pkg/tlsconfig"
 	"github.com/camstream/camstream/pkg/wire"
@@ -107,6 +108,15 @@ func serve(args []string, environ map[string]string, stdout, stderr io.Writer) i
 	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
 	addContext(&g, pipe.Run)
 	addContext(&g, streams.Serve)
+	if cfg.PprofAddr != "off" {
+		ln, err := net.Listen("tcp", cfg.PprofAddr)
+		if err != nil {
+			log.Error("cannot serve profiles", "err", err)
+			return 1
+		}
+		log.Info("serving Go profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+		addContext(&g, func(ctx context.Context) error { return profiling.Serve(ctx, ln) })
+	}
 	if err := addHTTP(&g, cfg, tlsCfg, hub, sup, m, log); err != nil {
 		log.Error("cannot serve HTTP", "err", err)
 		return 1

@@ -393,3 +393,21 @@ func TestHealthcheckAndStop(t *testing.T) {
 		t.Error("server -healthcheck succeeded with the server stopped")
 	}
 }
+
+// PPROF_ADDR serves Go's profiles of the running server on its own address, never on the public HTTP side.
+func TestProfiles(t *testing.T) {
+	pprofAddr := freeAddr(t)
+	s := startServer(t, "PPROF_ADDR="+pprofAddr)
+	if code := status(t, s.url+"/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("the public HTTP side serves profiles: %d", code)
+	}
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "camstream/pkg/capture") {
+		t.Errorf("goroutine profile: %s\n%.500s", resp.Status, b)
+	}
+}
