@@ -48,7 +48,7 @@ func New(version string) *Metrics {
 		FramesSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camstream_frames_sent_total",
 			Help: "Frames written to viewers."}, []string{"transport"}),
 		FramesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camstream_frames_dropped_total",
-			Help: "Frames skipped for a viewer that had not taken the previous one yet."}, []string{"transport"}),
+			Help: "Frames skipped for a viewer that had not taken (or, pulling, asked for) the previous one yet."}, []string{"transport"}),
 		BytesSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "camstream_sent_bytes_total",
 			Help: "Bytes of frame messages written to viewers."}, []string{"transport"}),
 		Viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "camstream_viewers",
