@@ -103,6 +103,13 @@ def machine_busy():
     return (v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK
 
 
+def machine_steal():
+    """CPU seconds the hypervisor gave to other guests while this one wanted to run (steal)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[7] / CLK_TCK if len(v) > 7 else 0.0
+
+
 def wait_quiet():
     """Wait (at most QUIET_WAIT s) until other processes use less than QUIET_CORES; return the load seen last."""
     deadline = time.time() + QUIET_WAIT
@@ -316,11 +323,11 @@ def measure(procs, perf_targets, outdir, name):
     perf_pids = [p.pid for _, p in perfs if p is not None]
     c0 = {pid: proc_cpu(pid) for pid in pids + perf_pids}
     io0 = {pid: proc_io(pid) for pid in pids}
-    b0 = machine_busy()
+    b0, st0 = machine_busy(), machine_steal()
     t0 = time.time()
     time.sleep(SECONDS)
     t1 = time.time()
-    b1 = machine_busy()
+    b1, st1 = machine_busy(), machine_steal()
     c1 = {pid: proc_cpu(pid) for pid in pids + perf_pids}
     io1 = {pid: proc_io(pid) for pid in pids}
     mem = {pid: proc_mem(pid) for pid in pids}
@@ -337,7 +344,8 @@ def measure(procs, perf_targets, outdir, name):
                         "rchar_per_s": (io1[pid].get("rchar", 0) - io0[pid].get("rchar", 0)) / dt,
                         "wchar_per_s": (io1[pid].get("wchar", 0) - io0[pid].get("wchar", 0)) / dt}
     other = max(0.0, (b1 - b0) / dt - ours)
-    return t0, t1, samples, other, {label: os.path.join(outdir, f"{name}.{label}.perf") for label, _ in perfs}
+    return t0, t1, samples, other, (st1 - st0) / dt, \
+        {label: os.path.join(outdir, f"{name}.{label}.perf") for label, _ in perfs}
 
 
 def run_ours(sc, bins, clips, outdir):
@@ -364,7 +372,7 @@ def run_ours(sc, bins, clips, outdir):
         for v in viewers:
             if not v.wait_for("connected", max(1, deadline - time.time())):
                 raise RuntimeError(f"{name}: {v.name} did not connect; see {v.log_path}")
-        t0, t1, samples, other, perfs = measure([srv] + viewers, [("server", srv), ("viewer", viewers[0])],
+        t0, t1, samples, other, steal, perfs = measure([srv] + viewers, [("server", srv), ("viewer", viewers[0])],
                                                 outdir, name)
     finally:
         for v in viewers:
@@ -382,7 +390,7 @@ def run_ours(sc, bins, clips, outdir):
         vs.append(st)
     s = samples[srv.pid]
     received = statistics.mean(v["received_fps"] for v in vs)
-    res = {"kind": "ours", "scenario": sc, "other_load_cores": other, "viewers": vs,
+    res = {"kind": "ours", "scenario": sc, "other_load_cores": other, "steal_cores": steal, "viewers": vs,
            "server": {"cpu_cores": s["cpu_cores"], "cpu_ms_per_frame": 1000 * s["cpu_cores"] / received,
                       "rss_mb": s["mem"].get("VmRSS:"), "hwm_mb": s["mem"].get("VmHWM:"),
                       "rss_anon_mb": s["mem"].get("RssAnon:"), "rss_file_mb": s["mem"].get("RssFile:"),
@@ -409,7 +417,7 @@ def run_seed(sc, clips, outdir):
             if time.time() > deadline or snd.p.poll() is not None:
                 raise RuntimeError(f"{name}: no frames; see {snd.log_path}")
             time.sleep(0.1)
-        t0, t1, samples, other, perfs = measure([snd, rcv], [("server", snd), ("viewer", rcv)], outdir, name)
+        t0, t1, samples, other, steal, perfs = measure([snd, rcv], [("server", snd), ("viewer", rcv)], outdir, name)
     finally:
         if snd:
             snd.stop()
@@ -420,7 +428,7 @@ def run_seed(sc, clips, outdir):
     st["cpu_cores"] = samples[rcv.pid]["cpu_cores"]
     st["rss_mb"] = samples[rcv.pid]["mem"].get("VmRSS:")
     s = samples[snd.pid]
-    return {"kind": "seed", "scenario": sc, "other_load_cores": other, "viewers": [st],
+    return {"kind": "seed", "scenario": sc, "other_load_cores": other, "steal_cores": steal, "viewers": [st],
             "server": {"cpu_cores": s["cpu_cores"], "cpu_ms_per_frame": 1000 * s["cpu_cores"] / st["received_fps"],
                        "rss_mb": s["mem"].get("VmRSS:"), "hwm_mb": s["mem"].get("VmHWM:"),
                        "rss_anon_mb": s["mem"].get("RssAnon:"), "rss_file_mb": s["mem"].get("RssFile:")},
@@ -553,7 +561,7 @@ def figures(res, floor):
 def scenario_table(res):
     hdr = ("scenario", "fps", "p50 ms", "p99 ms", "max ms", "skip/s", "drop/s", "srv CPU ms/f",
            "viewer CPU ms/f", "B/frame",
-           "srv RSS/HWM MB", "other load")
+           "srv RSS/HWM MB", "other load", "steal")
     lines = [hdr]
     for name, r in res.items():
         vs = r["viewers"]
@@ -569,7 +577,7 @@ def scenario_table(res):
                       "%.2f" % r["server"]["cpu_ms_per_frame"],
                       "%.2f" % vcpu, "%.0f" % v.get("bytes_per_frame", 0),
                       "%.0f/%.0f" % (r["server"]["rss_mb"] or 0, r["server"]["hwm_mb"] or 0),
-                      "%.2f" % r["other_load_cores"]))
+                      "%.2f" % r["other_load_cores"], "%.2f" % r.get("steal_cores", 0)))
     return lines
 
 
