@@ -629,6 +629,17 @@ type stampFile struct{ stampSource }
 
 func (s *stampFile) NominalFPS() float64 { return 30 }
 
+// stampOpener opens a stampSource (a live source) or, with file, a stampFile.
+func stampOpener(file bool, emitting *atomic.Bool, overlapped *atomic.Int32) func(string, Options, *slog.Logger) (Source, error) {
+	return func(string, Options, *slog.Logger) (Source, error) {
+		s := stampSource{emitting: emitting, overlapped: overlapped}
+		if file {
+			return &stampFile{s}, nil
+		}
+		return &s, nil
+	}
+}
+
 // A live source's next frame is read while the current one is emitted, into
 // the other Mat: the frame under emit never changes and none is lost or
 // repeated. A file (a NominalRater) is read only after the emit returns, and
@@ -646,13 +657,7 @@ func TestSupervisorReadAhead(t *testing.T) {
 			checkMats(t)
 			var emitting atomic.Bool
 			var overlapped atomic.Int32
-			opener := func(string, Options, *slog.Logger) (Source, error) {
-				s := stampSource{emitting: &emitting, overlapped: &overlapped}
-				if tc.file {
-					return &stampFile{s}, nil
-				}
-				return &s, nil
-			}
+			opener := stampOpener(tc.file, &emitting, &overlapped)
 			log, _ := testLogger(t)
 			sup := NewSupervisor(Config{Source: "0", Opener: opener, Log: log})
 			var got []int
@@ -743,15 +748,7 @@ func TestSupervisorDemand(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			checkMats(t)
-			var emitting atomic.Bool
-			var overlapped atomic.Int32
-			opener := func(string, Options, *slog.Logger) (Source, error) {
-				s := stampSource{emitting: &emitting, overlapped: &overlapped}
-				if tc.file {
-					return &stampFile{s}, nil
-				}
-				return &s, nil
-			}
+			opener := stampOpener(tc.file, new(atomic.Bool), new(atomic.Int32))
 			p := &permits{wake: make(chan struct{}, 1)}
 			log, _ := testLogger(t)
 			sup := NewSupervisor(Config{Source: "x", Opener: opener, Log: log, FPS: tc.fps, Demand: p.demand})

@@ -27,6 +27,16 @@ func Handler() http.Handler {
 	return mux
 }
 
+// Listen binds addr and returns the function that serves the profiles there until its context is done (a
+// run.Group actor) and the URL of their index, to log.
+func Listen(addr string) (serve func(context.Context) error, url string, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	return func(ctx context.Context) error { return Serve(ctx, ln) }, "http://" + ln.Addr().String() + "/debug/pprof/", nil
+}
+
 // Serve serves Handler on ln until ctx is done, then closes it. Mutex and block profiles are sampled while it
 // runs (1 in 100 events), so that lock contention in the fan-out can be looked at.
 func Serve(ctx context.Context, ln net.Listener) error {

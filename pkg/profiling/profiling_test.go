@@ -5,23 +5,24 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 )
 
-// The endpoints answer with real profiles, and Serve stops when its context ends.
+// Listen binds, the endpoints answer with real profiles, and serving stops when its context ends.
 func TestServe(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	serve, base, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := Listen("not an address"); err == nil {
+		t.Error("Listen accepted a bad address")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, ln) }()
-	base := "http://" + ln.Addr().String() + "/debug/pprof/"
+	go func() { done <- serve(ctx) }()
 	get := func(path string) []byte {
 		t.Helper()
 		resp, err := http.Get(base + path)

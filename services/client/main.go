@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"syscall"
@@ -108,14 +107,14 @@ func view(args []string, environ map[string]string, stdout, stderr io.Writer) in
 	statsCtx, stopStats := context.WithCancel(context.Background())
 	g.Add(func() error { logStats(statsCtx, v, cfg.StatsInterval, log); return nil }, func(error) { stopStats() })
 	if cfg.PprofAddr != "off" {
-		ln, err := net.Listen("tcp", cfg.PprofAddr)
+		serve, url, err := profiling.Listen(cfg.PprofAddr)
 		if err != nil {
 			log.Error("cannot serve profiles", "err", err)
 			return 1
 		}
-		log.Info("serving Go profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+		log.Info("serving Go profiles", "url", url)
 		profCtx, stopProf := context.WithCancel(context.Background())
-		g.Add(func() error { return profiling.Serve(profCtx, ln) }, func(error) { stopProf() })
+		g.Add(func() error { return serve(profCtx) }, func(error) { stopProf() })
 	}
 	if window {
 		err, windowErr := display.RunGroup(&g, slot, display.Options{

@@ -109,13 +109,13 @@ func serve(args []string, environ map[string]string, stdout, stderr io.Writer) i
 	addContext(&g, pipe.Run)
 	addContext(&g, streams.Serve)
 	if cfg.PprofAddr != "off" {
-		ln, err := net.Listen("tcp", cfg.PprofAddr)
+		serve, url, err := profiling.Listen(cfg.PprofAddr)
 		if err != nil {
 			log.Error("cannot serve profiles", "err", err)
 			return 1
 		}
-		log.Info("serving Go profiles", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
-		addContext(&g, func(ctx context.Context) error { return profiling.Serve(ctx, ln) })
+		log.Info("serving Go profiles", "url", url)
+		addContext(&g, serve)
 	}
 	if err := addHTTP(&g, cfg, tlsCfg, hub, sup, m, log); err != nil {
 		log.Error("cannot serve HTTP", "err", err)
