@@ -87,7 +87,7 @@ func TestHostilePeers(t *testing.T) {
 	} {
 		var n int
 		var remote string
-		for _, l := range srv.logs(lc.msg) {
+		for _, l := range logs(srv.proc, lc.msg) {
 			if lc.pred == nil || lc.pred(l) {
 				n++
 				remote = l.str("remote")
@@ -99,7 +99,7 @@ func TestHostilePeers(t *testing.T) {
 			t.Errorf("%q logged without the remote address (remote=%q)", lc.msg, remote)
 		}
 	}
-	for _, l := range srv.logs("") {
+	for _, l := range logs(srv.proc, "") {
 		if l.str("level") == "ERROR" {
 			t.Errorf("server logged an error during the attack: %v", l)
 		}

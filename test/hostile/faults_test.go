@@ -178,7 +178,7 @@ func TestSourceFailsMidStream(t *testing.T) {
 	if up := srv.mustMetrics(t)["camstream_source_up"]; up != 1 {
 		t.Errorf("camstream_source_up = %v after the camera came back", up)
 	}
-	if n := len(srv.logs("capture: live again")); n != 2 {
+	if n := len(logs(srv.proc, "capture: live again")); n != 2 {
 		t.Errorf("server logged %d returns of the camera, want 2", n)
 	}
 	t.Logf("runs of frames (live / NO SIGNAL): %+v", w.Runs())
@@ -198,7 +198,7 @@ func TestSourceBeyondMaxResolution(t *testing.T) {
 	m := w.mark()
 	got := w.waitFrames(m, 3, 5*time.Second)
 	var errs []string
-	for _, l := range srv.logs("") {
+	for _, l := range logs(srv.proc, "") {
 		if l.str("level") == "ERROR" || l.str("level") == "WARN" {
 			errs = append(errs, l.str("msg")+": "+l.str("err"))
 		}
@@ -247,7 +247,7 @@ func TestClientsResumeAfterServerKill(t *testing.T) {
 		}
 	}
 	for i, c := range clients {
-		if n := len(c.logs("connected")); n < 3 {
+		if n := len(logs(c, "connected")); n < 3 {
 			t.Errorf("client %d logged %d connections, want 3", i, n)
 		}
 	}
@@ -391,7 +391,7 @@ func TestSilentNetworkPath(t *testing.T) {
 	silentSince := time.Now()
 	var disc logLine
 	if !waitFor(15*time.Second, func() bool {
-		ls := cli.logs("disconnected; reconnecting with backoff")
+		ls := logs(cli, "disconnected; reconnecting with backoff")
 		if len(ls) > 0 {
 			disc = ls[0]
 		}
@@ -413,7 +413,7 @@ func TestSilentNetworkPath(t *testing.T) {
 		t.Error("server kept the viewer whose path went silent")
 	}
 	var reasons []string
-	for _, l := range srv.logs("viewer disconnected") {
+	for _, l := range logs(srv.proc, "viewer disconnected") {
 		reasons = append(reasons, l.str("reason"))
 	}
 	if len(reasons) == 0 || !strings.Contains(reasons[0], "silent") && !strings.Contains(reasons[0], "timed out") {
@@ -425,7 +425,7 @@ func TestSilentNetworkPath(t *testing.T) {
 	if !waitFor(30*time.Second, func() bool { return statsFrames(cli, "json") >= before+30 }) {
 		t.Fatalf("client did not receive again after the path came back (frames %v)", statsFrames(cli, "json"))
 	}
-	if n := len(cli.logs("connected")); n < 2 {
+	if n := len(logs(cli, "connected")); n < 2 {
 		t.Errorf("client logged %d connections, want a reconnection", n)
 	}
 }
@@ -479,7 +479,7 @@ func TestRecordingDiskFaults(t *testing.T) {
 				"LOG_FORMAT": "json", "STATS_INTERVAL": "200ms", "RECORD_PATH": path}, startOpts{wrap: wrap})
 			var errLine logLine
 			waitFor(10*time.Second, func() bool {
-				for _, l := range cli.logs("") {
+				for _, l := range logs(cli, "") {
 					if l.str("level") == "ERROR" {
 						errLine = l
 						return true
@@ -500,7 +500,7 @@ func TestRecordingDiskFaults(t *testing.T) {
 				t.Errorf("streaming stopped after the recording failed (frames %v, then %v)", before, statsFrames(cli, "json"))
 			}
 			n := 0
-			for _, l := range cli.logs("") {
+			for _, l := range logs(cli, "") {
 				if l.str("level") == "ERROR" {
 					n++
 				}
@@ -513,7 +513,7 @@ func TestRecordingDiskFaults(t *testing.T) {
 			if code := cli.Wait(10 * time.Second); code < 0 {
 				t.Fatal("client did not stop on SIGTERM")
 			}
-			for _, l := range cli.logs("recording saved") {
+			for _, l := range logs(cli, "recording saved") {
 				t.Errorf("after the failure the client still logged %v", l)
 			}
 		})

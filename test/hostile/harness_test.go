@@ -5,25 +5,21 @@
 package hostile
 
 import (
-	"bufio"
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/testbin"
 	"github.com/camstream/camstream/pkg/wire"
 )
 
@@ -33,23 +29,17 @@ var binDir string
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "camstream-hostile-")
+	var flags []string
+	if raceEnabled {
+		flags = append(flags, "-race") // the programs under attack are checked for data races too
+	}
+	dir, cleanup, err := testbin.BuildFlags(flags, "./services/...")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
 	binDir = dir
-	args := []string{"build"}
-	if raceEnabled {
-		args = append(args, "-race") // the programs under attack are checked for data races too
-	}
-	cmd := exec.Command("go", append(args, "-o", dir+"/", "./services/...")...)
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		return 1
-	}
 	before := runtime.NumGoroutine()
 	code := m.Run()
 	// The tests' own helpers (heartbeat senders, proxies, fake servers, process waiters) must all have ended,
@@ -79,79 +69,16 @@ func checkGoroutines(want int, d time.Duration) error {
 	}
 }
 
-func moduleRoot() string {
-	wd, _ := os.Getwd()
-	for d := wd; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	return wd
-}
+func moduleRoot() string { return testbin.ModuleRoot() }
 
 // freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t testing.TB) string { return testbin.FreeAddr(t) }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Processes
 
 // proc is a running program whose output (stdout and stderr together) is captured.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
-
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *proc) Pid() int { return p.cmd.Process.Pid }
-
-// Wait waits up to d for the process to exit and returns its exit code (-1 if it is still running).
-func (p *proc) Wait(d time.Duration) int {
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		return -1
-	}
-}
-
-func (p *proc) Running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-func (p *proc) Signal(s syscall.Signal) { p.cmd.Process.Signal(s) }
-
-// Kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) Kill() {
-	p.Signal(syscall.SIGKILL)
-	<-p.done
-}
+type proc = testbin.Proc
 
 type startOpts struct {
 	dir  string   // working directory ("" = a fresh temporary directory)
@@ -162,61 +89,26 @@ type startOpts struct {
 // fails the test if the program's output shows a data race, a panic or a Go runtime crash.
 func start(t testing.TB, name string, env map[string]string, o startOpts) *proc {
 	t.Helper()
-	argv := append(append([]string(nil), o.wrap...), filepath.Join(binDir, name))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GORACE=halt_on_error=0"}
+	full := map[string]string{"GORACE": "halt_on_error=0"}
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		full[k] = v
 	}
-	cmd.Dir = o.dir
-	if cmd.Dir == "" {
-		cmd.Dir = t.TempDir()
+	dir := o.dir
+	if dir == "" {
+		dir = t.TempDir()
 	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p, p
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.Kill()
-		out := p.Output()
-		for _, bad := range []string{"WARNING: DATA RACE", "panic: ", "fatal error: ", "SIGSEGV"} {
-			if strings.Contains(out, bad) {
-				t.Errorf("%s output shows %q", name, bad)
+	return testbin.StartWith(t, filepath.Join(binDir, name), full, testbin.Opts{Dir: dir, Wrap: o.wrap,
+		Check: func(t testing.TB, out string) {
+			for _, bad := range []string{"WARNING: DATA RACE", "panic: ", "fatal error: ", "SIGSEGV"} {
+				if strings.Contains(out, bad) {
+					t.Errorf("%s output shows %q", name, bad)
+				}
 			}
-		}
-		if t.Failed() {
-			t.Logf("%s output (last 12 KB):\n%s", name, tail(out, 12<<10))
-		}
-	})
-	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
+		}})
 }
 
 // procStatus reads a "kB" field of /proc/<pid>/status (VmRSS, VmHWM) in MiB; -1 when it cannot.
-func procStatus(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				return -1
-			}
-			return kb / 1024
-		}
-	}
-	return -1
-}
+func procStatus(pid int, field string) float64 { return testbin.StatusMiB(pid, field) }
 
 // logLine is one LOG_FORMAT=json record.
 type logLine map[string]any
@@ -232,41 +124,16 @@ func (l logLine) num(k string) float64 {
 }
 
 // logs returns the program's JSON log records whose msg is msg ("" = all); other output lines are skipped.
-func (p *proc) logs(msg string) []logLine {
+func logs(p *proc, msg string) []logLine {
 	var ls []logLine
-	sc := bufio.NewScanner(strings.NewReader(p.Output()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] != '{' {
-			continue
-		}
-		var l logLine
-		if json.Unmarshal(line, &l) != nil {
-			continue
-		}
-		if msg == "" || l.str("msg") == msg {
-			ls = append(ls, l)
-		}
+	for _, l := range p.Logs(msg) {
+		ls = append(ls, l)
 	}
 	return ls
 }
 
 // waitFor polls cond every 50 ms until it is true or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		if cond() {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return cond()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
+func waitFor(d time.Duration, cond func() bool) bool { return testbin.WaitFor(d, cond) }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Server
@@ -299,17 +166,7 @@ func startServerOpts(t testing.TB, env map[string]string, o startOpts) *server {
 
 func waitListening(t testing.TB, addr string, p *proc) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		if p.Wait(50*time.Millisecond) >= 0 {
-			t.Fatalf("%s exited early:\n%s", p.name, p.Output())
-		}
-	}
-	t.Fatalf("%s not listening on %s:\n%s", p.name, addr, p.Output())
+	testbin.WaitTCP(t, addr, p)
 }
 
 var httpClient = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

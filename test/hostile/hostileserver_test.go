@@ -266,7 +266,7 @@ func TestClientAgainstHostileServer(t *testing.T) {
 			expectRecovery(t, cli, fake, tc.format)
 			if tc.wantErr != "" {
 				var errs []string
-				for _, l := range cli.logs("disconnected; reconnecting with backoff") {
+				for _, l := range logs(cli, "disconnected; reconnecting with backoff") {
 					errs = append(errs, l.str("err"))
 				}
 				if len(errs) == 0 || !strings.Contains(errs[0], tc.wantErr) {
@@ -307,7 +307,7 @@ func TestClientAgainstJPEGBomb(t *testing.T) {
 		"LOG_FORMAT": "json", "STATS_INTERVAL": "200ms"}, startOpts{})
 	expectRecovery(t, cli, fake, "json")
 	var why []string
-	for _, l := range cli.logs("frame not decodable; skipped") {
+	for _, l := range logs(cli, "frame not decodable; skipped") {
 		why = append(why, l.str("err"))
 	}
 	t.Logf("skipped: %q", why)
@@ -315,7 +315,7 @@ func TestClientAgainstJPEGBomb(t *testing.T) {
 	if len(why) != 2 || !strings.Contains(why[0], "claims 30000x30000") || !strings.Contains(why[1], "not a complete JPEG") {
 		t.Errorf("%d bad frames reported as %q, want once per kind of problem (wrong size, not a complete JPEG)", 3*len(bad), why)
 	}
-	if n := len(cli.logs("connected")); n != 2 {
+	if n := len(logs(cli, "connected")); n != 2 {
 		t.Errorf("client connected %d times, want 2: bad pictures are skipped, not a reason to reconnect", n)
 	}
 }
@@ -325,7 +325,7 @@ const forged = "bye\n{\"time\":\"2026-01-01T00:00:00Z\",\"level\":\"ERROR\",\"ms
 // checkNotForged fails if a line of the client's output is a log record that came from the network.
 func checkNotForged(t *testing.T, p *proc) {
 	t.Helper()
-	if len(p.logs("forged")) > 0 {
+	if len(logs(p, "forged")) > 0 {
 		t.Errorf("a log record was forged by the server")
 	}
 	for _, l := range strings.Split(p.Output(), "\n") {
@@ -358,7 +358,7 @@ func expectRecovery(t *testing.T, cli *proc, fake *fakeServer, format string) {
 // statsFrames returns the frames count of the client's last stats record.
 func statsFrames(p *proc, format string) float64 {
 	if format == "json" {
-		ls := p.logs("stats")
+		ls := logs(p, "stats")
 		if len(ls) == 0 {
 			return 0
 		}

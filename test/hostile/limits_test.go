@@ -77,7 +77,7 @@ func TestMaxClients(t *testing.T) {
 
 func countRefused(srv *server, code wire.RefuseCode) int {
 	n := 0
-	for _, l := range srv.logs("viewer refused") {
+	for _, l := range logs(srv.proc, "viewer refused") {
 		if l.str("code") == code.String() {
 			n++
 		}
@@ -107,7 +107,7 @@ func TestMaxClientsPerAddr(t *testing.T) {
 	}
 	mustAccept(t, srv.addr, wire.Hello{Codec: wire.CodecJPEG}, dialOpts{from: "127.0.0.4"})
 	var remotes []string
-	for _, l := range srv.logs("viewer refused") {
+	for _, l := range logs(srv.proc, "viewer refused") {
 		remotes = append(remotes, l.str("remote"))
 	}
 	if len(remotes) != 2 || !strings.HasPrefix(remotes[0], "127.0.0.2:") || !strings.HasPrefix(remotes[1], "127.0.0.3:") {

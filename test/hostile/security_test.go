@@ -82,7 +82,7 @@ func TestAuthTokenProtectsEveryStream(t *testing.T) {
 		}
 		// Refusals are logged once per remote address, like the TCP side's: a scan of the endpoints must not
 		// flood the log.
-		if n := len(srv.logs("http: request refused")); n > 1 {
+		if n := len(logs(srv.proc, "http: request refused")); n > 1 {
 			t.Errorf("%d refused HTTP requests from one address logged %d times, want once", 4*len(protected), n)
 		}
 	})
@@ -151,7 +151,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			secret := regexp.MustCompile(`[a-z]+-SECRET[0-9]`)
 			for _, p := range []*proc{srv.proc, good, bad} {
 				if s := secret.FindAllString(p.Output(), -1); len(s) > 0 {
-					t.Errorf("%s output contains secrets %q", p.name, s)
+					t.Errorf("%s output contains secrets %q", p.Name(), s)
 					for _, l := range strings.Split(p.Output(), "\n") {
 						if secret.MatchString(l) {
 							t.Logf("  %s", l)

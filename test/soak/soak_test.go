@@ -3,24 +3,20 @@
 package soak
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/testbin"
 	"github.com/camstream/camstream/pkg/wire"
 )
 
@@ -99,12 +95,12 @@ func TestSoak(t *testing.T) {
 		s.at = time.Since(began)
 		samples = append(samples, s)
 		t.Log(s)
-		if !srv.running() {
-			t.Fatalf("server exited:\n%s", tail(srv.output(), 8<<10))
+		if !srv.Running() {
+			t.Fatalf("server exited:\n%s", testbin.Tail(srv.Output(), 8<<10))
 		}
 		for i, v := range viewers {
-			if !v.running() {
-				t.Fatalf("viewer %d exited:\n%s", i, tail(v.output(), 8<<10))
+			if !v.Running() {
+				t.Fatalf("viewer %d exited:\n%s", i, testbin.Tail(v.Output(), 8<<10))
 			}
 		}
 	}
@@ -180,7 +176,7 @@ func (s sample) String() string {
 }
 
 func (s *server) sample(t *testing.T, viewers []*proc, rec *reconnecter) sample {
-	sm := sample{rssMiB: procStatus(s.pid(), "VmRSS"), goroutines: -1, fds: countFDs(s.pid())}
+	sm := sample{rssMiB: procStatus(s.Pid(), "VmRSS"), goroutines: -1, fds: countFDs(s.Pid())}
 	if m, ok := s.metrics(); ok {
 		sm.goroutines = int(m["go_goroutines"])
 	} else {
@@ -192,7 +188,7 @@ func (s *server) sample(t *testing.T, viewers []*proc, rec *reconnecter) sample 
 			f = st.FPS
 		}
 		sm.fps = append(sm.fps, f)
-		sm.clientRSSMiB = max(sm.clientRSSMiB, procStatus(v.pid(), "VmRSS"))
+		sm.clientRSSMiB = max(sm.clientRSSMiB, procStatus(v.Pid(), "VmRSS"))
 	}
 	sm.sessions, _, _ = rec.result()
 	return sm
@@ -321,86 +317,26 @@ func session(addr string, stay time.Duration, quit <-chan struct{}) error {
 // ---------------------------------------------------------------------------------------------------------------
 // Programs
 
-func moduleRoot() string {
-	wd, _ := os.Getwd()
-	for d := wd; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	return wd
-}
-
 // build builds the server and client (without -race: memory is what the soak measures).
 func build(t *testing.T) string {
-	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./services/...")
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	dir, cleanup, err := testbin.Build("./services/...")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(cleanup)
 	return dir
 }
 
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
+type proc = testbin.Proc
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
+// start runs a built program in a fresh directory; a panic or a Go runtime crash in its output fails the test.
 func start(t *testing.T, bin, name string, env map[string]string) *proc {
-	cmd := exec.Command(filepath.Join(bin, name))
-	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p, p
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-		if out := p.output(); strings.Contains(out, "panic: ") || strings.Contains(out, "fatal error: ") {
-			t.Errorf("%s crashed:\n%s", name, tail(out, 8<<10))
-		}
-	})
-	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
+	return testbin.StartWith(t, filepath.Join(bin, name), env, testbin.Opts{Dir: t.TempDir(),
+		Check: func(t testing.TB, out string) {
+			if strings.Contains(out, "panic: ") || strings.Contains(out, "fatal error: ") {
+				t.Errorf("%s crashed:\n%s", name, testbin.Tail(out, 8<<10))
+			}
+		}})
 }
 
 type server struct {
@@ -408,14 +344,7 @@ type server struct {
 	addr, httpAddr string
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testbin.FreeAddr(t) }
 
 func startServer(t *testing.T, bin string, env map[string]string) *server {
 	s := &server{addr: freeAddr(t), httpAddr: freeAddr(t)}
@@ -426,8 +355,8 @@ func startServer(t *testing.T, bin string, env map[string]string) *server {
 			c.Close()
 			return s
 		}
-		if !s.running() || time.Now().After(deadline) {
-			t.Fatalf("server not listening:\n%s", s.output())
+		if !s.Running() || time.Now().After(deadline) {
+			t.Fatalf("server not listening:\n%s", s.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -460,33 +389,10 @@ func (s *server) metrics() (map[string]float64, bool) {
 	return m, ok
 }
 
-func procStatus(pid int, field string) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return -1
-}
+func procStatus(pid int, field string) float64 { return testbin.StatusMiB(pid, field) }
 
 // logs returns the JSON log records of p whose msg is msg.
-func logs(p *proc, msg string) []map[string]any {
-	var ls []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(p.output()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var l map[string]any
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l["msg"] == msg {
-			ls = append(ls, l)
-		}
-	}
-	return ls
-}
+func logs(p *proc, msg string) []map[string]any { return p.Logs(msg) }
 
 type stats struct {
 	Frames, FPS, Dropped float64

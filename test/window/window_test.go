@@ -3,21 +3,19 @@
 package window
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"gocv.io/x/gocv"
 
+	"github.com/camstream/camstream/internal/testbin"
 	"github.com/camstream/camstream/pkg/display/xtest"
 )
 
@@ -32,19 +30,13 @@ var (
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "camstream-window-")
+	dir, cleanup, err := testbin.Build("./services/...")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
 	binDir = dir
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./services/...")
-	cmd.Dir = moduleRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
-		return 1
-	}
 	if xerr = xtest.Missing(); xerr == nil {
 		xsrv, xerr = xtest.Start()
 	}
@@ -52,16 +44,6 @@ func runTests(m *testing.M) int {
 		defer xsrv.Stop()
 	}
 	return m.Run()
-}
-
-func moduleRoot() string {
-	wd, _ := os.Getwd()
-	for d := wd; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	return wd
 }
 
 // needX returns the test X server; it skips without Xvfb (fails under CI=true).
@@ -74,78 +56,15 @@ func needX(t *testing.T) *xtest.Server {
 	return xsrv
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // proc is a running program whose output is captured.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
-}
+type proc = testbin.Proc
 
-func (p *proc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// wait returns the exit status, or -1 if the program is still running after d.
-func (p *proc) wait(d time.Duration) int {
-	select {
-	case <-p.done:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(d):
-		return -1
-	}
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func freeAddr(t *testing.T) string { return testbin.FreeAddr(t) }
 
 // start runs a built program with only PATH, HOME and env, and kills it at the end of the test.
 func start(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, name))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p, p
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.Output())
-		}
-	})
-	return p
+	return testbin.Start(t, filepath.Join(binDir, name), env)
 }
 
 // startServer runs a 640x360 test-pattern server and waits until it accepts connections.
@@ -161,7 +80,7 @@ func startServer(t *testing.T) (*proc, string) {
 			c.Close()
 			return p, addr
 		}
-		if p.exited() || time.Now().After(deadline) {
+		if !p.Running() || time.Now().After(deadline) {
 			t.Fatalf("server not listening on %s", addr)
 		}
 	}
@@ -192,7 +111,7 @@ func startClient(t *testing.T, x *xtest.Server, addr string) *client {
 	})
 	id, err := x.FindWindow(c.title, 20*time.Second)
 	if err != nil {
-		t.Fatalf("%v (client exited: %v)", err, c.exited())
+		t.Fatalf("%v (client exited: %v)", err, !c.Running())
 	}
 	c.id = id
 	// The window opens before the first frame (a card) and takes the stream's size with it.
@@ -287,7 +206,7 @@ func TestWindowShowsStreamAndQuits(t *testing.T) {
 	if err := x.Keys(c.id, "q"); err != nil {
 		t.Fatal(err)
 	}
-	if code := c.wait(5 * time.Second); code != 0 {
+	if code := c.Wait(5 * time.Second); code != 0 {
 		t.Fatalf("after q the client's status is %d, want 0 (-1: still running)", code)
 	}
 	if !x.WindowGone(c.title) {
@@ -303,19 +222,19 @@ func TestWindowServerGoneThenSIGTERM(t *testing.T) {
 	live := xtest.Mean(c.grab(t), image.Rectangle{})
 
 	// The server goes away: the window says so on the dimmed last frame instead of freezing it.
-	server.cmd.Process.Signal(syscall.SIGKILL)
-	<-server.done
+	server.Signal(syscall.SIGKILL)
+	<-server.Done()
 	time.Sleep(2 * time.Second)
 	d1 := c.grab(t)
 	if m := xtest.Mean(d1, image.Rectangle{}); m > live*0.7 {
 		t.Errorf("server gone: window mean %.0f, live %.0f; want it dimmed (saved %s)", m, live, xtest.SavePNG(d1, t.TempDir(), "gone.png"))
 	}
-	if c.exited() {
+	if !c.Running() {
 		t.Fatal("the client exited when the server went away")
 	}
 
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	if code := c.wait(5 * time.Second); code != 0 {
+	c.Signal(syscall.SIGTERM)
+	if code := c.Wait(5 * time.Second); code != 0 {
 		t.Fatalf("after SIGTERM the client's status is %d, want 0 (-1: still running)", code)
 	}
 	if !x.WindowGone(c.title) {
@@ -326,7 +245,7 @@ func TestWindowServerGoneThenSIGTERM(t *testing.T) {
 
 func TestWindowWithoutDisplay(t *testing.T) {
 	p := start(t, "client", map[string]string{"SERVER_ADDR": "127.0.0.1:9", "VIEWER_DISPLAY": "window"})
-	if code := p.wait(10 * time.Second); code != 2 {
+	if code := p.Wait(10 * time.Second); code != 2 {
 		t.Fatalf("VIEWER_DISPLAY=window without DISPLAY: status %d, want 2 (-1: still running)", code)
 	}
 	out := p.Output()
