@@ -27,3 +27,14 @@ func Check(t testing.TB) {
 		}
 	})
 }
+
+// Count returns gocv's count of live Mats (0 without the matprofile tag).
+func Count() int { return count() }
+
+// Expect fails t unless n Mats are live now; without the matprofile tag it does nothing.
+func Expect(t testing.TB, n int) {
+	t.Helper()
+	if got := count(); Enabled && got != n {
+		t.Errorf("%d Mats open, want %d:\n%s", got, n, dump())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/matcheck"
 	"gocv.io/x/gocv"
 )
 
@@ -33,7 +34,7 @@ func TestSplitState(t *testing.T) {
 // TestDrawing draws every overlay on pictures from tiny to large, in every pixel format a frame may come in:
 // nothing may panic, spill or leak, and the source frame stays untouched.
 func TestDrawing(t *testing.T) {
-	start := matCount()
+	start := matcheck.Count()
 	long := strings.Repeat("reconnecting to a-very-long-host-name.example.org:8485… ", 3) + "(connection refused)"
 	for _, sz := range [][2]int{{16, 12}, {160, 90}, {640, 360}, {1920, 1080}} {
 		for _, typ := range []gocv.MatType{gocv.MatTypeCV8UC3, gocv.MatTypeCV8UC1, gocv.MatTypeCV8UC4} {
@@ -55,11 +56,11 @@ func TestDrawing(t *testing.T) {
 			src.Close()
 		}
 	}
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 func TestSnapshotFiles(t *testing.T) {
-	start := matCount()
+	start := matcheck.Count()
 	dir := t.TempDir()
 	m := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(1, 2, 3, 0), 48, 64, gocv.MatTypeCV8UC3)
 	at := time.Date(2026, 11, 28, 3, 15, 0, 123e6, time.Local)
@@ -89,5 +90,5 @@ func TestSnapshotFiles(t *testing.T) {
 		t.Errorf("short cause %q does not name %s", sc, ro)
 	}
 	m.Close()
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/matcheck"
 	"github.com/camstream/camstream/pkg/display/xtest"
 	"gocv.io/x/gocv"
 )
@@ -197,7 +198,7 @@ var (
 
 func TestRunLive(t *testing.T) {
 	x := needX(t)
-	start := matCount()
+	start := matcheck.Count()
 	log, logs := newLog(t)
 	net := newFakeNet(true, "live")
 	net.feed()
@@ -297,7 +298,7 @@ func TestRunLive(t *testing.T) {
 	}
 	net.halt()
 	net.slot.Close()
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 // hasBright reports whether r holds text-bright pixels (> 150 on every channel).
@@ -342,7 +343,7 @@ func decodePNG(t *testing.T, path string) image.Image {
 
 func TestRunNeverConnected(t *testing.T) {
 	x := needX(t)
-	start := matCount()
+	start := matcheck.Count()
 	log, _ := newLog(t)
 	net := newFakeNet(false, "connecting to 127.0.0.1:8485…")
 	title := "camstream — never connected"
@@ -363,12 +364,12 @@ func TestRunNeverConnected(t *testing.T) {
 		t.Errorf("after Esc: Run = %v, want ErrQuit", err)
 	}
 	net.slot.Close()
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 func TestRunWindowClosed(t *testing.T) {
 	x := needX(t)
-	start := matCount()
+	start := matcheck.Count()
 	log, logs := newLog(t)
 	net := newFakeNet(true, "live")
 	net.feed()
@@ -387,12 +388,12 @@ func TestRunWindowClosed(t *testing.T) {
 	}
 	net.halt()
 	net.slot.Close()
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 func TestRunContextDone(t *testing.T) {
 	x := needX(t)
-	start := matCount()
+	start := matcheck.Count()
 	log, _ := newLog(t)
 	net := newFakeNet(true, "live")
 	net.feed()
@@ -410,7 +411,7 @@ func TestRunContextDone(t *testing.T) {
 	}
 	net.halt()
 	net.slot.Close()
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 func TestRunSnapshotFailure(t *testing.T) {

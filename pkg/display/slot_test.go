@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/camstream/camstream/internal/matcheck"
 	"gocv.io/x/gocv"
 )
 
@@ -12,7 +13,7 @@ func smallMat(v float64) gocv.Mat {
 }
 
 func TestSlotOwnership(t *testing.T) {
-	start := matCount()
+	start := matcheck.Count()
 	s := NewSlot()
 	if _, ok := s.Take(); ok {
 		t.Fatal("Take on an empty slot returned a frame")
@@ -21,10 +22,10 @@ func TestSlotOwnership(t *testing.T) {
 	bp := b.Ptr()
 	s.Put(a)
 	s.Put(b) // replaces a, which nobody took: the slot closes it
-	if !matProfiled {
+	if !matcheck.Enabled {
 		t.Log("build with -tags matprofile to check that replaced frames are closed")
 	}
-	checkMats(t, start+1)
+	matcheck.Expect(t, start+1)
 	if s.Skipped() != 1 {
 		t.Errorf("Skipped() = %d, want 1", s.Skipped())
 	}
@@ -35,15 +36,15 @@ func TestSlotOwnership(t *testing.T) {
 	if _, ok := s.Take(); ok {
 		t.Fatal("second Take returned a frame again")
 	}
-	checkMats(t, start+1) // the taken frame is the caller's now
+	matcheck.Expect(t, start+1) // the taken frame is the caller's now
 	got.Close()
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 
 	s.Put(smallMat(3))
 	s.Close() // closes what is left
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 	s.Put(smallMat(4)) // after Close, Put closes at once
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 	if _, ok := s.Take(); ok {
 		t.Error("Take after Close returned a frame")
 	}
@@ -51,7 +52,7 @@ func TestSlotOwnership(t *testing.T) {
 }
 
 func TestSlotConcurrent(t *testing.T) {
-	start := matCount()
+	start := matcheck.Count()
 	s := NewSlot()
 	const producers, each = 4, 300
 	var wg sync.WaitGroup
@@ -94,7 +95,7 @@ func TestSlotConcurrent(t *testing.T) {
 	if got := uint64(taken) + s.Skipped(); got != producers*each {
 		t.Errorf("taken %d + skipped %d = %d, want %d", taken, s.Skipped(), got, producers*each)
 	}
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 // stop returns a channel closed once wg is done.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/camstream/camstream/internal/matcheck"
 	"gocv.io/x/gocv"
 )
 
@@ -59,7 +60,7 @@ func readVideo(t *testing.T, path string, w, h int) int {
 }
 
 func TestRecord30Frames(t *testing.T) {
-	start := matCount()
+	start := matcheck.Count()
 	path := filepath.Join(t.TempDir(), "rec.avi")
 	r := New(path, 15, testLog(t))
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
@@ -89,11 +90,11 @@ func TestRecord30Frames(t *testing.T) {
 	if n := readVideo(t, path, 320, 240); n != 30 {
 		t.Errorf("file holds %d frames, want 30", n)
 	}
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 func TestRecordOtherSizesAndTypes(t *testing.T) {
-	start := matCount()
+	start := matcheck.Count()
 	path := filepath.Join(t.TempDir(), "rec.avi")
 	r := New(path, 0, testLog(t)) // no fps: the default
 	first := frame(320, 240, 0)
@@ -117,7 +118,7 @@ func TestRecordOtherSizesAndTypes(t *testing.T) {
 	if n := readVideo(t, path, 320, 240); n != 4 {
 		t.Errorf("file holds %d frames, want 4", n)
 	}
-	checkMats(t, start)
+	matcheck.Expect(t, start)
 }
 
 func TestRecordCloseWithoutFrames(t *testing.T) {
@@ -139,7 +140,7 @@ func TestRecordUnwritable(t *testing.T) {
 	}
 	for name, path := range cases {
 		t.Run(name, func(t *testing.T) {
-			start := matCount()
+			start := matcheck.Count()
 			r := New(path, 30, testLog(t))
 			m := frame(160, 120, 0)
 			err := r.Write(m)
@@ -160,7 +161,7 @@ func TestRecordUnwritable(t *testing.T) {
 				t.Errorf("close after a failed open: %v", err)
 			}
 			m.Close()
-			checkMats(t, start)
+			matcheck.Expect(t, start)
 		})
 	}
 }
