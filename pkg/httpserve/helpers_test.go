@@ -15,14 +15,13 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/peers"
 	"github.com/camstream/camstream/pkg/encode"
 	"github.com/camstream/camstream/pkg/fanout"
 	"github.com/camstream/camstream/pkg/metrics"
@@ -313,27 +312,8 @@ func checkPart(t testing.TB, p part, w, h int) {
 	}
 }
 
-// tool returns the path of an external program; when it is not installed the test is skipped (failed under
-// CI=true, where scripts/install-deps.sh has installed every peer).
-func tool(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, name := range names {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	missing(t, fmt.Sprintf("%s not installed", names[0]))
-	return ""
-}
+func tool(t testing.TB, names ...string) string { return peers.Tool(t, names...) }
 
-// missing skips the test, or fails it under CI=true.
-func missing(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (scripts/install-deps.sh installs it)")
-	}
-	t.Skip(why)
-}
 
 // waitFor polls cond every 50 ms until it holds or d has passed.
 func waitFor(d time.Duration, cond func() bool) bool {

@@ -4,20 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"image/jpeg"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/camstream/camstream/internal/peers"
 	"github.com/camstream/camstream/pkg/metrics"
 )
 
@@ -286,106 +283,19 @@ func TestShutdownEndsStreams(t *testing.T) {
 
 func TestFFprobeReadsStream(t *testing.T) {
 	t.Parallel()
-	ffprobe := tool(t, "ffprobe")
 	e := newEnv(t)
 	e.publish()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// Plain "ffprobe URL": no -f option, the demuxer is found from the Content-Type.
-	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
-		"-show_entries", "stream=codec_name,width,height", "-of", "json", e.url+"/stream.mjpg").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
-	}
-	var res struct {
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-			Width     int    `json:"width"`
-			Height    int    `json:"height"`
-		} `json:"streams"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || len(res.Streams) != 1 {
-		t.Fatalf("ffprobe output %s: %v", out, err)
-	}
-	if s := res.Streams[0]; s.CodecName != "mjpeg" || s.Width != picW || s.Height != picH {
-		t.Errorf("ffprobe: %+v, want mjpeg %dx%d", s, picW, picH)
+	if st := peers.FFprobe(t, e.url+"/stream.mjpg"); st.CodecName != "mjpeg" || st.Width != picW || st.Height != picH {
+		t.Errorf("ffprobe: %+v, want mjpeg %dx%d", st, picW, picH)
 	}
 }
-
-// cvScript reads frames with cv2.VideoCapture(url) (OpenCV's FFmpeg backend) for a few seconds and prints what it
-// got as JSON.
-const cvScript = `import json, sys, time
-import cv2
-url, seconds = sys.argv[1], float(sys.argv[2])
-cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
-if not cap.isOpened():
-    print(json.dumps({"error": "VideoCapture did not open the URL"}))
-    sys.exit(2)
-ok, frame = cap.read()
-if not ok:
-    print(json.dumps({"error": "first read failed"}))
-    sys.exit(3)
-n, start = 0, time.monotonic()
-while time.monotonic() - start < seconds:
-    ok, frame = cap.read()
-    if not ok:
-        break
-    n += 1
-elapsed = time.monotonic() - start
-cap.release()
-print(json.dumps({"frames": n, "seconds": elapsed, "shape": list(frame.shape),
-                  "mean_bgr": [float(frame[:, :, i].mean()) for i in range(3)]}))
-`
-
-type cvResult struct {
-	Error   string    `json:"error"`
-	Frames  int       `json:"frames"`
-	Seconds float64   `json:"seconds"`
-	Shape   []int     `json:"shape"`
-	MeanBGR []float64 `json:"mean_bgr"`
-}
-
-// cvPython returns a python3 that has cv2 (Debian's python3-opencv is for /usr/bin/python3), or skips the test.
-func cvPython(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/python3", "python3"} {
-		p, err := exec.LookPath(name)
-		if err == nil && exec.Command(p, "-c", "import cv2").Run() == nil {
-			return p
-		}
-	}
-	missing(t, "no python3 with cv2 (python3-opencv) installed")
-	return ""
-}
-
-func runCV(t testing.TB, url string, seconds float64) cvResult {
-	t.Helper()
-	py := cvPython(t)
-	script := filepath.Join(t.TempDir(), "read_stream.py")
-	if err := os.WriteFile(script, []byte(cvScript), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds*float64(time.Second))+60*time.Second)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, py, script, url, jsonNumber(seconds))
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var res cvResult
-	if jerr := json.Unmarshal(out, &res); jerr != nil || err != nil || res.Error != "" {
-		t.Fatalf("OpenCV: %v, %v, %s\nstderr: %s", err, jerr, out, stderr.String())
-	}
-	return res
-}
-
-func jsonNumber(f float64) string { b, _ := json.Marshal(f); return string(b) }
 
 func TestOpenCVReadsStream(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.publish()
 	const seconds = 4.0
-	res := runCV(t, e.url+"/stream.mjpg", seconds)
+	res := peers.OpenCV(t, e.url+"/stream.mjpg", seconds)
 	t.Logf("OpenCV: %d frames in %.2f s, shape %v, mean BGR %.0f", res.Frames, res.Seconds, res.Shape, res.MeanBGR)
 	if len(res.Shape) != 3 || res.Shape[0] != picH || res.Shape[1] != picW || res.Shape[2] != 3 {
 		t.Errorf("frame shape %v, want [%d %d 3]", res.Shape, picH, picW)

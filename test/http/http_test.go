@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camstream/camstream/internal/peers"
 	"github.com/camstream/camstream/internal/testbin"
 )
 
@@ -109,24 +110,6 @@ func startServer(t *testing.T, extra ...string) *server {
 	}
 }
 
-// tool returns the path of a program; a missing one skips the test (fails it under CI=true).
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		missing(t, name+" not installed")
-	}
-	return p
-}
-
-func missing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why + " (scripts/install-deps.sh installs it)")
-	}
-	t.Skip(why)
-}
-
 func status(t *testing.T, url string, hdr ...string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -145,85 +128,17 @@ func status(t *testing.T, url string, hdr ...string) int {
 
 func TestFFprobeSeesMJPEG(t *testing.T) {
 	t.Parallel()
-	ffprobe := tool(t, "ffprobe")
 	s := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
-		"-show_entries", "stream=codec_name,width,height", "-of", "json", s.url+"/stream.mjpg").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
-	}
-	var res struct {
-		Streams []struct {
-			CodecName string `json:"codec_name"`
-			Width     int    `json:"width"`
-			Height    int    `json:"height"`
-		} `json:"streams"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || len(res.Streams) != 1 {
-		t.Fatalf("ffprobe output %s: %v", out, err)
-	}
-	if st := res.Streams[0]; st.CodecName != "mjpeg" || st.Width != width || st.Height != height {
+	if st := peers.FFprobe(t, s.url+"/stream.mjpg"); st.CodecName != "mjpeg" || st.Width != width || st.Height != height {
 		t.Errorf("ffprobe: %+v, want mjpeg %dx%d", st, width, height)
 	}
 }
 
-const cvScript = `import json, sys, time
-import cv2
-url, seconds = sys.argv[1], float(sys.argv[2])
-cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
-if not cap.isOpened():
-    print(json.dumps({"error": "VideoCapture did not open the URL"}))
-    sys.exit(2)
-ok, frame = cap.read()
-if not ok:
-    print(json.dumps({"error": "first read failed"}))
-    sys.exit(3)
-n, start = 0, time.monotonic()
-while time.monotonic() - start < seconds:
-    ok, frame = cap.read()
-    if not ok:
-        break
-    n += 1
-elapsed = time.monotonic() - start
-cap.release()
-print(json.dumps({"frames": n, "seconds": elapsed, "shape": list(frame.shape)}))
-`
-
 func TestOpenCVReadsAtCaptureRate(t *testing.T) {
 	t.Parallel()
-	var py string
-	for _, name := range []string{"/usr/bin/python3", "python3"} {
-		if p, err := exec.LookPath(name); err == nil && exec.Command(p, "-c", "import cv2").Run() == nil {
-			py = p
-			break
-		}
-	}
-	if py == "" {
-		missing(t, "no python3 with cv2 (python3-opencv) installed")
-	}
 	s := startServer(t)
-	script := filepath.Join(t.TempDir(), "read_stream.py")
-	if err := os.WriteFile(script, []byte(cvScript), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	const seconds = 4
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, py, script, s.url+"/stream.mjpg", fmt.Sprint(seconds))
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var res struct {
-		Error   string  `json:"error"`
-		Frames  int     `json:"frames"`
-		Seconds float64 `json:"seconds"`
-		Shape   []int   `json:"shape"`
-	}
-	if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil || res.Error != "" {
-		t.Fatalf("OpenCV: %v, %v, %s\nstderr: %s", err, jerr, out, stderr.String())
-	}
+	res := peers.OpenCV(t, s.url+"/stream.mjpg", seconds)
 	rate := float64(res.Frames) / res.Seconds
 	t.Logf("OpenCV: %d frames in %.2f s (%.1f/s), shape %v", res.Frames, res.Seconds, rate, res.Shape)
 	if len(res.Shape) != 3 || res.Shape[0] != height || res.Shape[1] != width || res.Shape[2] != 3 {
