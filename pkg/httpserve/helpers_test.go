@@ -312,8 +312,8 @@ func checkPart(t testing.TB, p part, w, h int) {
 	}
 }
 
+// tool returns the path of the first of names installed; none skips the test (fails it under CI=true).
 func tool(t testing.TB, names ...string) string { return peers.Tool(t, names...) }
-
 
 // waitFor polls cond every 50 ms until it holds or d has passed.
 func waitFor(d time.Duration, cond func() bool) bool {
