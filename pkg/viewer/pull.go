@@ -23,7 +23,6 @@ type puller struct {
 	slot *latest
 	send func([]byte) error
 	fail func(error) // ends the connection when a Ready cannot be sent
-	ask1 func()      // ask, as the timer's function
 
 	askedAt atomic.Int64 // when the last Ready was sent, Unix ns (the slot counts the Readies outstanding)
 	rtt     atomic.Int64 // round trip estimate, ns: Ready sent to its frame received
@@ -33,9 +32,7 @@ type puller struct {
 }
 
 func newPuller(slot *latest, send func([]byte) error, fail func(error)) *puller {
-	p := &puller{slot: slot, send: send, fail: fail}
-	p.ask1 = p.ask
-	return p
+	return &puller{slot: slot, send: send, fail: fail}
 }
 
 // ask sends a Ready unless one is outstanding or a frame already waits for the decoder. Safe from any goroutine.
@@ -69,7 +66,7 @@ func (p *puller) taken() time.Time {
 	case p.busy == 0 || wait <= 0:
 		p.ask()
 	case p.timer == nil:
-		p.timer = time.AfterFunc(wait, p.ask1)
+		p.timer = time.AfterFunc(wait, p.ask)
 	default:
 		p.timer.Reset(wait)
 	}
